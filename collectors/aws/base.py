@@ -1,0 +1,137 @@
+"""AWS plumbing shared by the collectors: sessions, clients, error capture.
+
+Sessions are made inside the task that uses them (never passed between
+tasks), so the same code runs on threads, Dask workers or separate flow runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from collectors.evidence import ApiError, Recorder
+
+GLOBAL_REGION = "global"
+
+
+@dataclass(frozen=True)
+class AwsTuning:
+    """Client behaviour: botocore's retry modes do backoff and throttling."""
+
+    retry_mode: str = "standard"  # or "adaptive" (client-side rate limiting)
+    max_attempts: int = 5
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    concurrency: int = 16  # in-flight calls per collector task
+
+    def botocore_config(self) -> Config:
+        # Behind an endpoint override (moto, a VPC endpoint proxy) host
+        # prefixes such as "{AccountId}." for s3control cannot resolve.
+        override = bool(os.environ.get("AWS_ENDPOINT_URL"))
+        return Config(
+            inject_host_prefix=not override,
+            retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_pool_connections=max(10, self.concurrency * 2),
+            user_agent_extra="soc2-evidence",
+        )
+
+
+def classify_error(exc: BaseException) -> ApiError:
+    """Turn any boto3/botocore failure into recorded evidence of the failure."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return ApiError(str(error.get("Code", "ClientError")), str(error.get("Message", exc)), None, status)
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return ApiError("NoCredentials", str(exc))
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError):
+        return ApiError("EndpointConnectionError", str(exc))
+    if isinstance(exc, botocore.exceptions.ReadTimeoutError):
+        return ApiError("ReadTimeout", str(exc))
+    return ApiError(type(exc).__name__, str(exc))
+
+
+class AssumeRoleError(Exception):
+    """The account's role could not be assumed; carries the recorded error."""
+
+    def __init__(self, role_arn: str, error: ApiError) -> None:
+        super().__init__(f"cannot assume {role_arn}: {error.code}: {error.message}")
+        self.role_arn = role_arn
+        self.error = error
+
+
+_CREDENTIALS_CACHE: dict[str, tuple[float, Mapping[str, str]]] = {}
+_CREDENTIALS_LOCK = threading.Lock()
+
+
+def session_for(role_arn: str | None, tuning: AwsTuning, session_name: str = "soc2-evidence") -> boto3.Session:
+    """A boto3 session in the target account: the default chain, or an
+    assumed role. Credentials are cached per process until 5 minutes before
+    expiry; this is an optimisation only, nothing relies on it."""
+    if not role_arn:
+        return boto3.Session()
+    now = time.time()
+    with _CREDENTIALS_LOCK:
+        cached = _CREDENTIALS_CACHE.get(role_arn)
+    if cached and cached[0] - 300 > now:
+        creds = cached[1]
+    else:
+        sts = boto3.Session().client("sts", config=tuning.botocore_config())
+        try:
+            answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=3600)
+        except Exception as exc:
+            err = classify_error(exc)
+            raise AssumeRoleError(role_arn, ApiError(err.code, err.message, "sts:AssumeRole", err.http_status)) from exc
+        raw = answer["Credentials"]
+        creds = {
+            "aws_access_key_id": raw["AccessKeyId"],
+            "aws_secret_access_key": raw["SecretAccessKey"],
+            "aws_session_token": raw["SessionToken"],
+        }
+        expiry = raw["Expiration"].timestamp() if hasattr(raw["Expiration"], "timestamp") else now + 3600
+        with _CREDENTIALS_LOCK:
+            _CREDENTIALS_CACHE[role_arn] = (expiry, creds)
+    return boto3.Session(**creds)
+
+
+class AwsFetchContext:
+    """The FetchContext for AWS collectors: one account, one region."""
+
+    def __init__(self, session: boto3.Session, account: str, region: str, recorder: Recorder, tuning: AwsTuning) -> None:
+        self.session = session
+        self.account = account
+        self.region = region
+        self.recorder = recorder
+        self.tuning = tuning
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A client for the context's region (or another, e.g. a bucket's home region)."""
+        name = region or (self.region if self.region != GLOBAL_REGION else "us-east-1")
+        key = f"{service}@{name}"
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session.client(
+                    service, region_name=name, config=self.tuning.botocore_config()
+                )
+            return self._clients[key]
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """Fan per-resource calls out over a bounded pool (1 = sequential)."""
+        items = list(items)
+        if self.tuning.concurrency <= 1 or len(items) <= 1:
+            return [fn(i) for i in items]
+        with ThreadPoolExecutor(max_workers=min(self.tuning.concurrency, len(items))) as pool:
+            return list(pool.map(fn, items))

@@ -1,0 +1,237 @@
+"""The declarative registry of collectors and checks (Cloud Custodian-style).
+
+A *collector* fetches raw evidence for one cloud service and declares the
+IAM permission each API operation needs. A *check* is a pure function of a
+collector's evidence that declares its metadata (title, severity, resource
+type, permissions, remediation, default thresholds). The permissions policy,
+the catalog validation and the reports are all generated from here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from collectors.evidence import ApiCall, EvidenceBundle, Recorder, Scope
+from controls import CheckResult, CheckSpec, EvidenceRef, Severity, Status
+
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthorizationError",
+        "AuthorizationErrorException",
+        "Forbidden",
+        "403",
+        "UnauthorizedAccess",
+        "AccessDeniedForDependencyException",
+        "AWSOrganizationsNotInUseException",
+    }
+)
+
+
+class FetchContext(Protocol):
+    """What a collector's fetch gets: a recorder and a way to fan out calls."""
+
+    recorder: Recorder
+    region: str
+    account: str
+
+    def client(self, service: str) -> Any: ...
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class CollectorSpec:
+    id: str  # "aws.s3"
+    provider: str  # "aws"
+    service: str  # "s3"
+    per_region: bool  # False: runs once per account, region recorded as "global"
+    operations: Mapping[str, str]  # "service:Operation" -> IAM permission it needs
+    fetch: Callable[[FetchContext], None]
+    description: str = ""
+
+
+class CheckContext:
+    """Builds results for one check in one scope, so checks stay short and
+    every result carries the same provider/account/region/check ID."""
+
+    def __init__(self, spec: CheckSpec, scope: Scope, thresholds: Mapping[str, Any], as_of: datetime) -> None:
+        self.spec = spec
+        self.scope = scope
+        self.thresholds = {**spec.thresholds, **thresholds}
+        self.as_of = as_of
+
+    def result(
+        self,
+        status: Status,
+        resource_id: str,
+        *,
+        observed: Any,
+        expected: Any,
+        reason: str,
+        evidence: Iterable[EvidenceRef] = (),
+        region: str | None = None,
+        resource_type: str | None = None,
+    ) -> CheckResult:
+        return CheckResult(
+            check_id=self.spec.id,
+            provider=self.scope.provider,
+            account=self.scope.account,
+            region=region or self.scope.region,
+            resource_type=resource_type or self.spec.resource_type,
+            resource_id=resource_id,
+            status=status,
+            observed=observed,
+            expected=expected,
+            reason=reason,
+            evidence=tuple(dict.fromkeys(evidence)),
+        )
+
+    def passed(self, resource_id: str, **kw: Any) -> CheckResult:
+        return self.result(Status.PASS, resource_id, **kw)
+
+    def failed(self, resource_id: str, **kw: Any) -> CheckResult:
+        return self.result(Status.FAIL, resource_id, **kw)
+
+    def not_applicable(self, resource_id: str, **kw: Any) -> CheckResult:
+        return self.result(Status.NOT_APPLICABLE, resource_id, **kw)
+
+    def error(
+        self,
+        call: ApiCall,
+        resource_id: str = "*",
+        *,
+        evidence: Iterable[EvidenceRef] = (),
+        expected: Any = None,
+        region: str | None = None,
+        resource_type: str | None = None,
+    ) -> CheckResult:
+        """An `error` result for a failed call: never a pass, never dropped.
+
+        `resource_id="*"` stands for "every resource of this type in scope",
+        used when the listing itself failed and the population is unknown.
+        """
+        err = call.error
+        assert err is not None, "error() needs a failed call"
+        denied = err.code in ACCESS_DENIED_CODES
+        observed = {
+            "operation": f"{call.service}:{call.operation}",
+            "error_code": err.code,
+            "message": err.message,
+            "required_permission": err.permission,
+            "missing_permission": err.permission if denied else None,
+        }
+        what = "every resource in scope" if resource_id == "*" else resource_id
+        reason = f"not assessed ({what}): {call.service}:{call.operation} failed with {err.code}"
+        if denied and err.permission:
+            reason += f"; missing permission {err.permission}"
+        elif err.permission:
+            reason += f" (needs {err.permission})"
+        return self.result(
+            Status.ERROR,
+            resource_id,
+            observed=observed,
+            expected=expected if expected is not None else "evidence collected",
+            reason=reason,
+            evidence=evidence,
+            region=region,
+            resource_type=resource_type,
+        )
+
+
+CheckFn = Callable[[EvidenceBundle, CheckContext], Iterable[CheckResult]]
+
+
+@dataclass(frozen=True)
+class Check:
+    spec: CheckSpec
+    collector: str
+    evaluate: CheckFn
+
+    def run(self, bundle: EvidenceBundle, thresholds: Mapping[str, Any], as_of: datetime) -> list[CheckResult]:
+        return list(self.evaluate(bundle, CheckContext(self.spec, bundle.scope, thresholds, as_of)))
+
+
+_COLLECTORS: dict[str, CollectorSpec] = {}
+_CHECKS: dict[str, Check] = {}
+
+BUILTIN_MODULES: tuple[str, ...] = (
+    "collectors.aws.s3",
+    "collectors.aws.ebs",
+    "collectors.aws.rds",
+    "collectors.aws.dynamodb",
+    "collectors.aws.kms",
+)
+
+
+def register_collector(spec: CollectorSpec) -> CollectorSpec:
+    if spec.id in _COLLECTORS and _COLLECTORS[spec.id] is not spec:
+        raise ValueError(f"collector {spec.id} registered twice")
+    _COLLECTORS[spec.id] = spec
+    return spec
+
+
+def check(
+    *,
+    id: str,
+    collector: str,
+    title: str,
+    description: str,
+    severity: Severity,
+    resource_type: str,
+    permissions: Iterable[str],
+    remediation: str,
+    thresholds: Mapping[str, Any] | None = None,
+    risk: str = "",
+) -> Callable[[CheckFn], CheckFn]:
+    """Register a pure check function with its metadata."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        if id in _CHECKS:
+            raise ValueError(f"check {id} registered twice")
+        provider = id.split(".", 1)[0]
+        spec = CheckSpec(
+            id=id,
+            title=title,
+            description=description,
+            severity=severity,
+            provider=provider,
+            resource_type=resource_type,
+            permissions=tuple(sorted(set(permissions))),
+            remediation=remediation,
+            thresholds=dict(thresholds or {}),
+            risk=risk,
+        )
+        _CHECKS[id] = Check(spec=spec, collector=collector, evaluate=fn)
+        return fn
+
+    return register
+
+
+def load_builtin() -> None:
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def collectors() -> dict[str, CollectorSpec]:
+    load_builtin()
+    return dict(_COLLECTORS)
+
+
+def checks() -> dict[str, Check]:
+    load_builtin()
+    return dict(_CHECKS)
+
+
+def checks_for(collector_id: str) -> list[Check]:
+    return [c for c in checks().values() if c.collector == collector_id]
+
+
+def specs() -> dict[str, CheckSpec]:
+    return {cid: c.spec for cid, c in checks().items()}
