@@ -1,0 +1,179 @@
+"""One unit of work: a collector in one (account, region), fetch then evaluate.
+
+Plain functions of plain data, so the Prefect tasks that wrap them can run on
+threads, Dask workers or other machines; and so `evaluate` can re-run the
+same evaluation on stored evidence.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from collectors.aws.base import AssumeRoleError, AwsFetchContext, AwsTuning, classify_error, session_for
+from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Recorder, Scope
+from collectors.registry import Check, CheckContext, checks_for, collectors
+from controls import CheckResult, EvidenceRef
+from reports.store import RunWriter, evidence_path
+
+
+@dataclass
+class ScopeOutcome:
+    """What one task returns: results, the evidence it wrote, how it went."""
+
+    scope: Scope
+    results: list[CheckResult]
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "ok"  # ok | partial (some calls failed) | error (not collected) | crashed
+    api_calls: int = 0
+    failed_calls: int = 0
+    duration_s: float = 0.0
+    message: str = ""
+    # results that do not derive from an evidence file (the scope could not
+    # be reached at all); `evaluate` carries them over from the manifest
+    collection_errors: list[CheckResult] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **self.scope.to_json(),
+            "status": self.status,
+            "api_calls": self.api_calls,
+            "failed_calls": self.failed_calls,
+            "duration_s": round(self.duration_s, 3),
+            "results": len(self.results),
+            "message": self.message,
+        }
+
+
+def write_bundle(bundle: EvidenceBundle, writer: RunWriter) -> list[dict[str, Any]]:
+    """Write one file per (service, operation) and point the bundle at them."""
+    files = []
+    s = bundle.scope
+    for service, operation in bundle.operations():
+        rel = evidence_path(s.provider, s.account, s.region, service, operation)
+        payload = bundle.file_payload(service, operation)
+        ref = writer.write_json(rel, payload)
+        bundle.refs[(service, operation)] = ref
+        calls = bundle.all(service, operation)
+        files.append(
+            {
+                "path": rel,
+                "sha256": ref.sha256,
+                **s.to_json(),
+                "service": service,
+                "operation": operation,
+                "records": len(calls),
+                "errors": sum(1 for c in calls if not c.ok),
+                "collected_at": min((c.collected_at for c in calls), default=""),
+                "parameters": summarise_params(calls),
+            }
+        )
+    return files
+
+
+def summarise_params(calls: Iterable[ApiCall]) -> str:
+    """A short, readable description of the parameters a file's calls used."""
+    calls = list(calls)
+    keys = sorted({k for c in calls for k in c.params})
+    if not keys:
+        return "(none)"
+    if len(calls) == 1:
+        return ", ".join(f"{k}={calls[0].params[k]}" for k in keys)[:500]
+    return f"{len(calls)} calls over " + ", ".join(keys)
+
+
+def evaluate_bundle(
+    bundle: EvidenceBundle, checks: Iterable[Check], thresholds: Mapping[str, Mapping[str, Any]], as_of: datetime
+) -> list[CheckResult]:
+    """Run each check on the bundle; a check that crashes is an `error`, not a gap."""
+    out: list[CheckResult] = []
+    for chk in checks:
+        try:
+            out.extend(chk.run(bundle, thresholds.get(chk.spec.id, {}), as_of))
+        except Exception as exc:  # a bug in a check must show, not hide resources
+            ctx = CheckContext(chk.spec, bundle.scope, {}, as_of)
+            call = ApiCall("soc2-evidence", "EvaluateCheck", {"check": chk.spec.id}, "", None,
+                           ApiError("CheckCrashed", f"{type(exc).__name__}: {exc}"))
+            out.append(ctx.error(call, "*", expected="check evaluated"))
+    return out
+
+
+def scope_errors(scope: Scope, call: ApiCall, evidence: Iterable[EvidenceRef] = ()) -> list[CheckResult]:
+    """An `error` per check of the collector for a scope that could not be reached."""
+    evidence = tuple(evidence)
+    return [
+        CheckContext(chk.spec, scope, {}, datetime.min).error(call, "*", evidence=evidence)
+        for chk in checks_for(scope.collector)
+    ]
+
+
+def collect_scope(
+    *,
+    account: str,
+    role_arn: str | None,
+    region: str,
+    collector_id: str,
+    run_path: str,
+    thresholds: Mapping[str, Mapping[str, Any]],
+    as_of: datetime,
+    tuning: AwsTuning,
+) -> ScopeOutcome:
+    """Fetch one collector's evidence in one account/region, store it, evaluate it."""
+    started = time.monotonic()
+    spec = collectors()[collector_id]
+    scope = Scope(spec.provider, account, region, collector_id)
+    try:
+        session = session_for(role_arn, tuning)
+    except AssumeRoleError as exc:
+        call = ApiCall("sts", "AssumeRole", {"RoleArn": role_arn}, "", None, exc.error)
+        errs = scope_errors(scope, call)
+        return ScopeOutcome(scope, errs, status="error", message=str(exc), collection_errors=errs,
+                            duration_s=time.monotonic() - started)
+    recorder = Recorder(scope, spec.operations, classify_error)
+    spec.fetch(AwsFetchContext(session, account, region, recorder, tuning))
+    files = write_bundle(recorder.bundle, RunWriter(Path(run_path)))
+    results = evaluate_bundle(recorder.bundle, checks_for(collector_id), thresholds, as_of)
+    failed = sum(1 for calls in recorder.bundle.calls.values() for c in calls if not c.ok)
+    status = "ok" if failed == 0 else ("partial" if failed < recorder.api_calls else "error")
+    return ScopeOutcome(
+        scope,
+        results,
+        evidence=files,
+        status=status,
+        api_calls=recorder.api_calls,
+        failed_calls=failed,
+        duration_s=time.monotonic() - started,
+    )
+
+
+def crashed_outcome(scope: Scope, exc: BaseException | str) -> ScopeOutcome:
+    """A task that failed even after its retries: every check of it is `error`."""
+    text = exc if isinstance(exc, str) else "".join(traceback.format_exception_only(exc)).strip()
+    call = ApiCall("soc2-evidence", "Collect", {"collector": scope.collector}, "", None,
+                   ApiError("CollectorCrashed", text))
+    errs = scope_errors(scope, call)
+    return ScopeOutcome(scope, errs, status="crashed", message=text, collection_errors=errs)
+
+
+def unreachable_outcome(scope: Scope, call: ApiCall, evidence: Iterable[EvidenceRef] = ()) -> ScopeOutcome:
+    """A scope in an account that could not be entered (role, credentials)."""
+    errs = scope_errors(scope, call, evidence)
+    return ScopeOutcome(scope, errs, status="error", message=call.error.message if call.error else "",
+                        collection_errors=errs)
+
+
+__all__ = [
+    "ScopeOutcome",
+    "collect_scope",
+    "crashed_outcome",
+    "evaluate_bundle",
+    "scope_errors",
+    "unreachable_outcome",
+    "write_bundle",
+]
+

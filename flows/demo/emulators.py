@@ -1,0 +1,367 @@
+"""Local AWS for demos and integration tests: moto's server behind a small
+WSGI wrapper that adds per-request latency, fault injection and call counts.
+
+    with MotoEmulator(latency_seconds=0.05) as aws:
+        aws.add_fault(FaultRule("AssumeRole", match="role/soc2-evidence-reader", times=None))
+        boto3.client("sts", endpoint_url=aws.endpoint_url, ...)
+
+The wrapper names each request's API operation from the raw HTTP request
+(X-Amz-Target for JSON protocols, Action= for query protocols, method + path +
+sub-resource for S3 and S3 Control) and answers injected faults in the error
+format botocore parses for that protocol, so boto3 raises the usual
+ClientError and its retry modes treat throttling as they would against AWS.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote_plus
+from urllib.request import Request, urlopen
+from xml.sax.saxutils import escape
+
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wsgi import get_input_stream
+
+__all__ = ["ENV_UNSET", "FaultRule", "MotoEmulator", "RequestInfo", "identify"]
+
+DEFAULT_REGION = "us-east-1"
+# Variables that would point boto3 at a real profile or role; use_env() removes them.
+ENV_UNSET = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+
+
+@dataclass
+class FaultRule:
+    """Answer matching requests with an AWS error instead of passing them to moto."""
+
+    operation: str  # API operation name, e.g. "AssumeRole", "GetBucketEncryption"
+    match: str | None = None  # substring of the (decoded) path+query, body or Host header
+    code: str = "AccessDenied"
+    status: int = 403
+    message: str = "injected"
+    times: int | None = None  # answer the fault this many times, None = always
+    service: str | None = None  # optional: only this service ("s3", "s3control", "ec2", "sts", ...)
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    service: str  # signing name from the SigV4 scope, "s3control" for S3 Control, "" if unsigned
+    protocol: str  # "json", "query", "ec2", "rest-xml" or "rest-json"
+    operation: str  # e.g. "ListTables"; "Unknown" if not recognised
+
+
+# ---------------------------------------------------------------- operation names
+
+_S3_SUBRESOURCES = {
+    "encryption": "BucketEncryption",
+    "publicAccessBlock": "PublicAccessBlock",
+    "location": "BucketLocation",
+    "policy": "BucketPolicy",
+    "policyStatus": "BucketPolicyStatus",
+    "acl": "BucketAcl",
+    "versioning": "BucketVersioning",
+    "logging": "BucketLogging",
+    "lifecycle": "BucketLifecycleConfiguration",
+    "ownershipControls": "BucketOwnershipControls",
+    "tagging": "BucketTagging",
+    "cors": "BucketCors",
+    "website": "BucketWebsite",
+    "replication": "BucketReplication",
+    "notification": "BucketNotificationConfiguration",
+    "object-lock": "ObjectLockConfiguration",
+}
+_S3_OBJECT_SUBRESOURCES = {"tagging": "ObjectTagging", "acl": "ObjectAcl", "retention": "ObjectRetention"}
+_VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "HEAD": "Head", "POST": "Post"}
+_S3CONTROL = {  # (method, path after /v20180820/) -> operation
+    ("GET", "configuration/publicAccessBlock"): "GetPublicAccessBlock",
+    ("PUT", "configuration/publicAccessBlock"): "PutPublicAccessBlock",
+    ("DELETE", "configuration/publicAccessBlock"): "DeletePublicAccessBlock",
+    ("GET", "accesspoint"): "ListAccessPoints",
+}
+
+
+def _scope(environ: dict[str, Any]) -> tuple[str, str]:
+    """(region, service) from the SigV4 Authorization header, ("", "") if unsigned."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        credential = auth.split("Credential=", 1)[1].split(",", 1)[0]
+        _, _, region, service, _ = credential.split("/")
+        return region, service.lower()
+    except (IndexError, ValueError):
+        return "", ""
+
+
+def _s3_bucket_and_key(environ: dict[str, Any], path: str) -> tuple[str, str]:
+    host = environ.get("HTTP_HOST", "").split(":", 1)[0]
+    parts = path.lstrip("/").split("/", 1)
+    first = host.split(".", 1)[0]
+    # Virtual-hosted style: "<bucket>.s3.<region>.amazonaws.com" or "<bucket>.localhost".
+    if ".s3" in host or host.endswith(".localhost"):
+        return first, path.lstrip("/")
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def _s3_operation(environ: dict[str, Any], path: str, query: dict[str, list[str]]) -> str:
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    if path.startswith("/v20180820/"):
+        return _S3CONTROL.get((method, path[len("/v20180820/") :].rstrip("/")), "Unknown")
+    verb = _VERBS.get(method, "Unknown")
+    bucket, key = _s3_bucket_and_key(environ, path)
+    if not bucket:
+        return "ListBuckets" if method == "GET" else "Unknown"
+    if key:
+        for sub, name in _S3_OBJECT_SUBRESOURCES.items():
+            if sub in query:
+                return verb + name
+        if "uploadId" in query:
+            return {"PUT": "UploadPart", "POST": "CompleteMultipartUpload", "DELETE": "AbortMultipartUpload"}.get(
+                method, "ListParts"
+            )
+        if "uploads" in query and method == "POST":
+            return "CreateMultipartUpload"
+        if method == "PUT" and "HTTP_X_AMZ_COPY_SOURCE" in environ:
+            return "CopyObject"
+        return {"GET": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject", "HEAD": "HeadObject"}.get(
+            method, "Unknown"
+        )
+    for sub, name in _S3_SUBRESOURCES.items():
+        if sub in query:
+            if method == "GET" and sub == "notification":
+                return "GetBucketNotificationConfiguration"
+            return verb + name
+    if "delete" in query and method == "POST":
+        return "DeleteObjects"
+    if "versions" in query:
+        return "ListObjectVersions"
+    if "uploads" in query:
+        return "ListMultipartUploads"
+    if method == "GET":
+        return "ListObjectsV2" if query.get("list-type") == ["2"] else "ListObjects"
+    return {"PUT": "CreateBucket", "DELETE": "DeleteBucket", "HEAD": "HeadBucket"}.get(method, "Unknown")
+
+
+def identify(environ: dict[str, Any], body: bytes) -> RequestInfo:
+    """Name the API operation of a raw WSGI request (body already read)."""
+    path = environ.get("PATH_INFO", "")
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    _, service = _scope(environ)
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:  # DynamoDB_20120810.ListTables, TrentService.DescribeKey, AWSOrganizationsV20161128.ListAccounts
+        return RequestInfo(service, "json", target.rsplit(".", 1)[-1])
+    if service == "s3" or (not service and path.startswith("/v20180820/")):
+        if path.startswith("/v20180820/"):
+            service = "s3control"
+        return RequestInfo(service or "s3", "rest-xml", _s3_operation(environ, path, query))
+    action = query.get("Action", [None])[0]
+    if action is None and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
+    if action:
+        return RequestInfo(service, "ec2" if service == "ec2" else "query", action)
+    return RequestInfo(service, "rest-json", "Unknown")
+
+
+# ---------------------------------------------------------------- error bodies
+
+
+def _error_response(protocol: str, rule: FaultRule) -> tuple[list[tuple[str, str]], bytes]:
+    code, message, request_id = escape(rule.code), escape(rule.message), "injected-fault"
+    if protocol in ("json", "rest-json"):
+        body = json.dumps({"__type": rule.code, "message": rule.message}).encode()
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", rule.code)]
+    elif protocol == "ec2":
+        body = (
+            f"<?xml version='1.0' encoding='UTF-8'?><Response><Errors><Error><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+        headers = [("Content-Type", "text/xml")]
+    elif protocol == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        headers = [("Content-Type", "text/xml")]
+    else:  # rest-xml: S3 and S3 Control
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message>'
+            f"<RequestId>{request_id}</RequestId></Error>"
+        ).encode()
+        headers = [("Content-Type", "application/xml")]
+    headers += [("x-amzn-RequestId", request_id), ("Content-Length", str(len(body)))]
+    return headers, body
+
+
+# ---------------------------------------------------------------- the WSGI wrapper
+
+
+class _Middleware:
+    def __init__(self, app: Any, emulator: MotoEmulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return self.app(environ, start_response)
+        latency = self.emulator.latency_seconds
+        if latency > 0:
+            time.sleep(latency)
+        body = get_input_stream(environ).read()
+        environ["wsgi.input"] = io.BytesIO(body)  # put it back for moto
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("wsgi.input_terminated", None)
+        info = identify(environ, body)
+        rule = self.emulator._record(info, _haystack(environ, body))
+        if rule is None:
+            return self.app(environ, start_response)
+        headers, payload = _error_response(info.protocol, rule)
+        reason = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}
+        start_response(f"{rule.status} {reason.get(rule.status, 'Error')}", headers)
+        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
+
+
+def _haystack(environ: dict[str, Any], body: bytes) -> str:
+    """Everything a FaultRule.match may be found in, raw and URL-decoded."""
+    raw = "\n".join(
+        (
+            environ.get("HTTP_HOST", ""),
+            environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", ""),
+            body[:1_000_000].decode("utf-8", "replace"),
+        )
+    )
+    return raw + "\n" + unquote_plus(raw)
+
+
+class MotoEmulator:
+    """moto's server on 127.0.0.1 (a free port) in a daemon thread, behind the fault/latency wrapper."""
+
+    def __init__(self, latency_seconds: float = 0.0, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.latency_seconds = latency_seconds
+        self.host = host
+        self.port = port
+        self.endpoint_url = ""
+        self.request_counts: Counter[str] = Counter()
+        self._faults: list[FaultRule] = []
+        self._remaining: dict[int, int] = {}  # id(rule) -> answers left, for rules with times
+        self._lock = threading.Lock()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+    def start(self) -> MotoEmulator:
+        if self._server is not None:
+            return self
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        app = _Middleware(DomainDispatcherApplication(create_backend_app), self)
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        self.port = self._server.server_address[1]
+        self.endpoint_url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> MotoEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # environment for boto3 / the CLI
+    def env(self) -> dict[str, str]:
+        """Variables that point boto3 at this emulator with dummy credentials and no real profile.
+        AWS_PROFILE and friends cannot be neutralised by a value: use_env() removes ENV_UNSET."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "",
+            "AWS_SECURITY_TOKEN": "",
+            "AWS_DEFAULT_REGION": DEFAULT_REGION,
+            "AWS_REGION": DEFAULT_REGION,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    @contextmanager
+    def use_env(self) -> Iterator[dict[str, str]]:
+        """Apply env() to os.environ (and drop ENV_UNSET) for the duration of the block."""
+        saved = {k: os.environ.get(k) for k in (*self.env(), *ENV_UNSET)}
+        for key in ENV_UNSET:
+            os.environ.pop(key, None)
+        os.environ.update(self.env())
+        try:
+            yield self.env()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    # faults and counts
+    def add_fault(self, rule: FaultRule) -> None:
+        with self._lock:
+            self._faults.append(rule)
+            if rule.times is not None:
+                self._remaining[id(rule)] = rule.times
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._remaining.clear()
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.request_counts.clear()
+
+    def counts(self) -> dict[str, int]:
+        """A consistent copy of request_counts."""
+        with self._lock:
+            return dict(self.request_counts)
+
+    def reset(self) -> None:
+        """Drop all moto state (POST /moto-api/reset); faults and counts are kept."""
+        with urlopen(Request(f"{self.endpoint_url}/moto-api/reset", method="POST", data=b""), timeout=30) as r:
+            r.read()
+
+    def _record(self, info: RequestInfo, haystack: str) -> FaultRule | None:
+        """Count the request and return the fault rule to answer it with, if any."""
+        with self._lock:
+            self.request_counts[info.operation] += 1
+            for rule in self._faults:
+                if rule.operation != info.operation or (rule.service and rule.service != info.service):
+                    continue
+                if rule.match is not None and rule.match not in haystack:
+                    continue
+                if rule.times is not None:
+                    left = self._remaining.get(id(rule), 0)
+                    if left <= 0:
+                        continue
+                    self._remaining[id(rule)] = left - 1
+                return rule
+            return None

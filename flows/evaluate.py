@@ -1,0 +1,108 @@
+"""Re-evaluate a stored run from its evidence: the auditor's proof that the
+findings derive from the recorded API answers and nothing else.
+
+The checks run again on the evidence files (hash-checked first), with the
+thresholds, catalog and evaluation time stored in the run. Results that do
+not derive from an evidence file (a scope that could not be reached at all)
+are carried over from the manifest's `collection_errors`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from collectors.evidence import EvidenceBundle, Scope
+from collectors.registry import checks, checks_for, collectors
+from controls import EvidenceRef, Finding
+from controls.catalog import parse_catalog
+from flows.collect import evaluate_bundle
+from flows.run import _finding, sort_findings
+from reports.atomic import sha256_file
+from reports.store import FINDINGS, MANIFEST, findings_bytes, read_manifest
+
+
+class RunDirError(Exception):
+    """Not a readable run directory (exit 2)."""
+
+
+@dataclass
+class Reevaluation:
+    run_id: str
+    findings: list[Finding]
+    evidence_files: int
+    identical: bool
+    problems: list[str] = field(default_factory=list)  # tampered/missing evidence
+    differences: list[str] = field(default_factory=list)
+
+
+def _key(f: Finding) -> tuple[str, ...]:
+    r = f.result
+    return (r.check_id, r.account, r.region, r.resource_type, r.resource_id)
+
+
+def reevaluate(run_dir: Path) -> Reevaluation:
+    if not (run_dir / MANIFEST).is_file():
+        raise RunDirError(f"{run_dir}: no {MANIFEST} here (not a run directory, or an incomplete run)")
+    try:
+        manifest = read_manifest(run_dir)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunDirError(f"{run_dir / MANIFEST}: unreadable: {exc}") from None
+    run_id = manifest["run_id"]
+    evaluated_at = manifest["evaluated_at"]
+    as_of = datetime.fromisoformat(evaluated_at.replace("Z", "+00:00"))
+    thresholds = manifest.get("config", {}).get("thresholds", {})
+    problems: list[str] = []
+
+    cat = manifest["catalog"]
+    cat_path = run_dir / cat["path"]
+    if not cat_path.is_file():
+        raise RunDirError(f"{cat_path}: the run's catalog is missing")
+    if sha256_file(cat_path) != cat["sha256"]:
+        problems.append(f"{cat['path']}: SHA-256 differs from the manifest")
+    catalog = parse_catalog(cat_path.read_text(encoding="utf-8"), cat["source"], set(checks()))
+
+    bundles: dict[Scope, EvidenceBundle] = {}
+    for entry in manifest["evidence"]:
+        path = run_dir / entry["path"]
+        if not path.is_file():
+            problems.append(f"{entry['path']}: missing")
+            continue
+        if sha256_file(path) != entry["sha256"]:
+            problems.append(f"{entry['path']}: SHA-256 differs from the manifest")
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        scope = Scope(payload["provider"], payload["account"], payload["region"], payload["collector"])
+        bundle = bundles.setdefault(scope, EvidenceBundle(scope))
+        bundle.add_file_payload(payload)
+        bundle.refs[(payload["service"], payload["operation"])] = EvidenceRef(entry["path"], entry["sha256"])
+
+    known = collectors()
+    results = []
+    for scope, bundle in sorted(bundles.items(), key=lambda kv: (kv[0].account, kv[0].region, kv[0].collector)):
+        if scope.collector in known:
+            results += evaluate_bundle(bundle, checks_for(scope.collector), thresholds, as_of)
+    results += [Finding.from_json(x).result for x in manifest.get("collection_errors", [])]
+    findings = sort_findings([_finding(run_id, r, catalog, evaluated_at) for r in results])
+
+    stored_path = run_dir / FINDINGS
+    stored_bytes = stored_path.read_bytes() if stored_path.is_file() else b""
+    identical = findings_bytes(findings) == stored_bytes
+    differences: list[str] = []
+    if not identical:
+        stored = {}
+        for line in stored_bytes.decode("utf-8", "replace").splitlines():
+            if line.strip():
+                f = Finding.from_json(json.loads(line))
+                stored[_key(f)] = f
+        fresh = {_key(f): f for f in findings}
+        for k in sorted(set(stored) | set(fresh)):
+            a, b = stored.get(k), fresh.get(k)
+            if a is None:
+                differences.append(f"only in re-evaluation: {' '.join(k)}")
+            elif b is None:
+                differences.append(f"only in findings.jsonl: {' '.join(k)}")
+            elif a.to_json() != b.to_json():
+                differences.append(f"differs: {' '.join(k)}: stored {a.result.status}, re-evaluated {b.result.status}")
+    return Reevaluation(run_id, findings, len(manifest["evidence"]), identical and not problems, problems, differences)

@@ -1,0 +1,69 @@
+"""Assemble the workbook input from a run's results (flows may import everything)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from collectors.registry import specs
+from controls import ControlResult, Finding
+from controls.catalog import Catalog
+from flows.config import AppConfig
+from reports.workbook import ControlInfo, EvidenceFileInfo, WorkbookInput, write_workbook
+
+
+def control_infos(catalog: Catalog) -> list[ControlInfo]:
+    return [
+        ControlInfo(c.id, c.title, c.description, tuple(c.criteria), tuple(c.checks), c.frequency)
+        for c in catalog.controls
+    ]
+
+
+def evidence_infos(files: Sequence[Mapping[str, Any]]) -> list[EvidenceFileInfo]:
+    return [
+        EvidenceFileInfo(
+            path=f["path"], provider=f["provider"], account=f["account"], region=f["region"],
+            service=f["service"], operation=f["operation"], parameters=f["parameters"], records=f["records"],
+            errors=f["errors"], sha256=f["sha256"], collected_at=f["collected_at"],
+        )
+        for f in files
+    ]
+
+
+def build_workbook(
+    path: Path,
+    *,
+    cfg: AppConfig,
+    run_id: str,
+    started: datetime,
+    finished: datetime,
+    version: str,
+    scope: Mapping[str, Any],
+    callers: Mapping[str, str],
+    catalog: Catalog,
+    results: Sequence[ControlResult],
+    findings: Sequence[Finding],
+    evidence_files: Sequence[Mapping[str, Any]],
+) -> None:
+    write_workbook(
+        path,
+        WorkbookInput(
+            organization=cfg.organization,
+            period_start=cfg.period.start,
+            period_end=cfg.period.end,
+            run_id=run_id,
+            started_at=started,
+            finished_at=finished,
+            tool_version=version,
+            config_sha256=cfg.sha256,
+            scope=scope,
+            callers=callers,
+            controls=control_infos(catalog),
+            control_results=results,
+            checks=specs(),
+            findings=findings,
+            evidence_files=evidence_infos(evidence_files),
+        ),
+    )

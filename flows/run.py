@@ -1,0 +1,327 @@
+"""The evidence run: one Prefect flow, tasks at the grain (account, region, collector).
+
+Order of a run: resolve the accounts (config + Organizations discovery),
+identify each (assume role, GetCallerIdentity), fan out one task per
+(account, region, collector), then map results to controls and write
+findings.jsonl, controls.json, the workbook and, last, manifest.json.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from collectors.aws.base import GLOBAL_REGION, AwsTuning
+from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Scope
+from collectors.registry import checks, collectors
+from controls import CheckResult, ControlResult, Finding
+from controls.catalog import Catalog, load_catalog
+from controls.mapping import control_results
+from flows.accounts import AccountTarget, Discovery, Identity, discover_accounts, identify
+from flows.collect import ScopeOutcome, collect_scope, crashed_outcome, unreachable_outcome, write_bundle
+from flows.config import AppConfig, load_config
+from reports.store import RunWriter, completed_runs, new_run_id
+
+TOOL = "soc2-evidence"
+
+
+def tool_version() -> str:
+    try:
+        return metadata.version(TOOL)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    run_dir: Path
+    findings: list[Finding]
+    controls: list[ControlResult]
+    workbook: Path
+    api_calls: int
+    manifest: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def tuning_for(cfg: AppConfig, concurrency: int | None) -> tuple[AwsTuning, int]:
+    per_task = concurrency or cfg.orchestration.per_task_concurrency
+    workers = concurrency or cfg.orchestration.max_workers
+    tuning = AwsTuning(retry_mode=cfg.aws.retry_mode, max_attempts=cfg.aws.max_attempts, concurrency=per_task)
+    return tuning, workers
+
+
+def resolve_targets(cfg: AppConfig, tuning: AwsTuning) -> tuple[list[AccountTarget], Discovery | None]:
+    explicit = [
+        AccountTarget(a.id, a.name or a.id, a.role_arn, tuple(a.regions), "config") for a in cfg.aws.accounts
+    ]
+    discovery = None
+    org = cfg.aws.organization
+    if org.discover:
+        discovery = discover_accounts(org.role_name, tuple(org.exclude), tuple(cfg.aws.regions), tuning)
+    known = {t.id for t in explicit}
+    targets = list(explicit)
+    excluded = set(org.exclude)
+    targets = [t for t in targets if t.id not in excluded]
+    if discovery:
+        targets.extend(t for t in discovery.targets if t.id not in known)
+    return targets, discovery
+
+
+@task(name="identify-account", retries=1, retry_delay_seconds=1, task_run_name="identify/{target.id}")
+def identify_task(target: AccountTarget, tuning: AwsTuning) -> Identity:
+    return identify(target, tuning)
+
+
+@task(name="collect", retries=2, retry_delay_seconds=2, task_run_name="{collector_id}/{account}/{region}")
+def collect_task(
+    account: str,
+    role_arn: str | None,
+    region: str,
+    collector_id: str,
+    run_path: str,
+    thresholds: Mapping[str, Mapping[str, Any]],
+    as_of: datetime,
+    tuning: AwsTuning,
+) -> ScopeOutcome:
+    return collect_scope(
+        account=account, role_arn=role_arn, region=region, collector_id=collector_id, run_path=run_path,
+        thresholds=thresholds, as_of=as_of, tuning=tuning,
+    )
+
+
+def _scopes_for(target: AccountTarget) -> list[tuple[str, str]]:
+    """(collector, region) pairs: regional collectors per region, global ones once."""
+    out = []
+    for cid, spec in sorted(collectors().items()):
+        if spec.provider != "aws":
+            continue
+        if spec.per_region:
+            out.extend((cid, r) for r in target.regions)
+        else:
+            out.append((cid, GLOBAL_REGION))
+    return out
+
+
+def _finding(run_id: str, result: CheckResult, catalog: Catalog, evaluated_at: str) -> Finding:
+    ids = catalog.controls_for(result.check_id)
+    return Finding(run_id, result, ids, catalog.criteria_for_controls(ids), evaluated_at)
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.result.check_id, f.result.provider, f.result.account,
+                                           f.result.region, f.result.resource_id, f.result.resource_type))
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@flow(name="soc2-evidence-run", log_prints=True)
+def evidence_run(config_path: str, output: str | None = None, concurrency: int | None = None) -> RunOutcome:
+    """Collect, evaluate and report one evidence run (see module docstring)."""
+    cfg = load_config(config_path)
+    return execute_run(cfg, output=Path(output) if output else None, concurrency=concurrency)
+
+
+def run_evidence(
+    config_path: str | Path, *, output: Path | None = None, concurrency: int | None = None
+) -> RunOutcome:
+    """Run the flow with a thread pool sized from the config (or `concurrency`)."""
+    cfg = load_config(config_path)
+    _, workers = tuning_for(cfg, concurrency)
+    runner_flow = evidence_run.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
+    return runner_flow(str(config_path), str(output) if output else None, concurrency)
+
+
+def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int | None = None) -> RunOutcome:
+    logger = get_run_logger()
+    all_checks = checks()
+    catalog = load_catalog(cfg.catalog, set(all_checks))
+    out_dir = (output or cfg.output).resolve()
+    started = datetime.now(UTC)
+    as_of = started
+    run_id = new_run_id(started)
+    previous = completed_runs(out_dir)
+    writer = RunWriter.create(out_dir, run_id)
+    tuning, workers = tuning_for(cfg, concurrency)
+    t0 = time.monotonic()
+
+    targets, discovery = resolve_targets(cfg, tuning)
+    outcomes: list[ScopeOutcome] = []
+    evidence_files: list[dict[str, Any]] = []
+    api_calls = 0
+    if discovery is not None and discovery.recorder is not None:
+        evidence_files += write_bundle(discovery.recorder.bundle, writer)
+        api_calls += discovery.recorder.api_calls
+        if discovery.failure is not None:
+            ref = discovery.recorder.bundle.ref("organizations", "ListAccounts")
+            for cid, spec in sorted(collectors().items()):
+                if spec.provider == "aws":
+                    outcomes.append(unreachable_outcome(Scope("aws", "*", "*", cid), discovery.failure, ref))
+            logger.warning("AWS Organizations discovery failed: %s", discovery.failure.error)
+
+    callers: dict[str, str] = {}
+    # tasks run on the flow's task runner (see run_evidence)
+    id_futures = {t.id: identify_task.submit(t, tuning) for t in targets}
+    identities: dict[str, Identity] = {}
+    for t in targets:
+        fut = id_futures[t.id]
+        fut.wait()
+        if fut.state.is_completed():
+            identities[t.id] = fut.result()
+        else:
+            call = ApiCall("sts", "GetCallerIdentity", {}, "", None,
+                           ApiError("IdentifyCrashed", str(fut.state.message), "sts:GetCallerIdentity"))
+            identities[t.id] = Identity(t.id, None, call)
+    pending = []
+    for t in targets:
+        ident = identities[t.id]
+        callers[t.id] = ident.arn or f"error: {ident.call.error.code}: {ident.call.error.message}"  # type: ignore[union-attr]
+        rec_scope = Scope("aws", t.id, GLOBAL_REGION, "aws.sts")
+        bundle = EvidenceBundle(rec_scope)
+        bundle.add(ident.call)
+        evidence_files += write_bundle(bundle, writer)
+        api_calls += 1
+        ident_ref = bundle.ref(ident.call.service, ident.call.operation)
+        for cid, region in _scopes_for(t):
+            scope = Scope("aws", t.id, region, cid)
+            if not ident.ok:
+                outcomes.append(unreachable_outcome(scope, ident.call, ident_ref))
+                continue
+            fut = collect_task.submit(t.id, t.role_arn, region, cid, str(writer.path), cfg.thresholds, as_of, tuning)
+            pending.append((scope, fut))
+    for scope, fut in pending:
+        fut.wait()
+        if fut.state.is_completed():
+            outcomes.append(fut.result())
+        else:
+            try:
+                fut.result(raise_on_failure=True)
+            except Exception as exc:
+                outcomes.append(crashed_outcome(scope, exc))
+            else:
+                outcomes.append(crashed_outcome(scope, str(fut.state.message)))
+
+    for o in outcomes:
+        evidence_files += o.evidence
+        api_calls += o.api_calls
+    evaluated_at = iso(as_of)
+    findings = sort_findings([_finding(run_id, r, catalog, evaluated_at) for o in outcomes for r in o.results])
+    results = control_results(catalog, findings)
+    finished = datetime.now(UTC)
+    collection_seconds = time.monotonic() - t0
+
+    findings_ref = writer.write_findings(findings)
+    controls_ref = writer.write_controls(results)
+    catalog_ref = writer.write_raw("catalog.yaml", catalog_text(cfg))
+    evidence_files.sort(key=lambda e: e["path"])
+    scope_doc = {
+        "aws_accounts": [
+            {"id": t.id, "name": t.name, "regions": list(t.regions), "role_arn": t.role_arn, "source": t.source}
+            for t in targets
+        ],
+        "aws_discovery": None if discovery is None else {
+            "excluded": discovery.excluded, "inactive": discovery.inactive,
+            "error": discovery.failure.error.to_json() if discovery.failure and discovery.failure.error else None,
+        },
+        "gcp_projects": list(cfg.gcp.projects),
+        "endpoints": [f"{e.host}:{e.port}" for e in cfg.endpoints.targets],
+    }
+    from flows.report import build_workbook
+
+    workbook_path = writer.path / workbook_name(cfg.organization, started)
+    build_workbook(
+        workbook_path, cfg=cfg, run_id=run_id, started=started, finished=finished, version=tool_version(),
+        scope=scope_doc, callers=callers, catalog=catalog, results=results, findings=findings,
+        evidence_files=evidence_files,
+    )
+    from reports.atomic import sha256_file
+
+    manifest = {
+        "schema": 1,
+        "tool": TOOL,
+        "tool_version": tool_version(),
+        "python": platform.python_version(),
+        "run_id": run_id,
+        "status": "completed",
+        "organization": cfg.organization,
+        "period": {"start": cfg.period.start.isoformat(), "end": cfg.period.end.isoformat()},
+        "started_at": iso(started),
+        "finished_at": iso(finished),
+        "evaluated_at": evaluated_at,
+        "collection_seconds": round(collection_seconds, 3),
+        "config_sha256": cfg.sha256,
+        "config": cfg.to_json(),
+        "catalog": {"source": catalog.source, "path": catalog_ref.path, "sha256": catalog_ref.sha256},
+        "scope": scope_doc,
+        "callers": callers,
+        "orchestration": {"task_runner": "thread", "max_workers": workers, "per_task_concurrency": tuning.concurrency},
+        "api_calls": api_calls,
+        "collectors": [o.summary() for o in sorted(outcomes, key=lambda o: (o.scope.account, o.scope.region,
+                                                                            o.scope.collector))],
+        "collection_errors": [
+            _finding(run_id, r, catalog, evaluated_at).to_json() for o in outcomes for r in o.collection_errors
+        ],
+        "evidence": evidence_files,
+        "outputs": {
+            "findings": findings_ref.to_json(),
+            "controls": controls_ref.to_json(),
+            "workbook": {"path": workbook_path.name, "sha256": sha256_file(workbook_path)},
+        },
+        "previous_run": previous[-1].run_id if previous else None,
+        "previous_manifest_sha256": previous[-1].manifest_sha256 if previous else None,
+        "prefect": _prefect_context(),
+    }
+    writer.write_manifest(manifest)
+    _publish_artifact(run_id, results)
+    logger.info("run %s: %d findings, %d API calls, %.1fs", run_id, len(findings), api_calls, collection_seconds)
+    return RunOutcome(run_id, writer.path, findings, results, workbook_path, api_calls, manifest,
+                      warnings=list(catalog.warnings))
+
+
+def catalog_text(cfg: AppConfig) -> bytes:
+    """The catalog as used, stored in the run so `evaluate` can reuse it."""
+    if cfg.catalog is not None:
+        return Path(cfg.catalog).read_bytes()
+    from importlib import resources
+
+    return resources.files("controls").joinpath("data/catalog.yaml").read_bytes()
+
+
+def workbook_name(organization: str, started: datetime) -> str:
+    from reports.store import safe_component
+
+    return f"{safe_component(organization)}-SOC2-evidence-{started.strftime('%Y-%m-%d')}.xlsx"
+
+
+def _prefect_context() -> dict[str, Any]:
+    try:
+        from prefect.runtime import deployment, flow_run
+
+        return {"flow_run_id": str(flow_run.id) if flow_run.id else None,
+                "deployment_id": deployment.id, "deployment_name": deployment.name}
+    except Exception:  # not inside a flow run
+        return {}
+
+
+def _publish_artifact(run_id: str, results: list[ControlResult]) -> None:
+    rows = [
+        {"control": r.control_id, "title": r.title, "status": str(r.status), **{k: v for k, v in r.counts.items()}}
+        for r in results
+    ]
+    try:
+        create_table_artifact(key="soc2-control-summary", table=rows,
+                              description=f"SOC 2 evidence run {run_id}: status per control")
+    except Exception as exc:  # the artifact is a convenience; the run's files are the record
+        get_run_logger().warning("could not publish the Prefect artifact: %s", exc)

@@ -1,0 +1,1 @@
+"""Reports: evidence store and manifest, findings, workbook (import only `controls`)."""

@@ -1,0 +1,159 @@
+"""Cell safety layer for the workbooks: every cell that holds text goes through here.
+
+Text in the workbook may come from the cloud (resource IDs, tags, error
+messages), so it is never trusted:
+
+- it is always stored as a string cell, never as a formula (openpyxl turns any
+  string starting with "=" into a formula unless told otherwise);
+- characters that are illegal in XML are removed, so the file stays readable;
+- text that Excel could re-interpret when a user edits the cell (leading
+  = + - @ tab CR LF) gets the cell's quotePrefix style, Excel's own "this is
+  text" marker (the apostrophe shown in the formula bar);
+- sequences that look like OOXML escapes (`_x0041_`) are themselves escaped,
+  so Excel shows the original text and not the character they encode;
+- carriage returns are written as line feeds (an XML reader would normalise a
+  raw CR to LF anyway; doing it here makes every reader see the same text);
+- text is cut at Excel's 32,767-character cell limit with a visible marker.
+
+Datetimes are written as real Excel datetimes, in UTC, without tzinfo (Excel
+has no time zones).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+MAX_CELL_CHARS = 32_767  # Excel's limit, in UTF-16 code units
+TRUNCATION_MARKER = "…[truncated]"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+DATE_FORMAT = "yyyy-mm-dd"
+MAX_SHEET_TITLE = 31
+
+# openpyxl's set (C0 controls except tab, LF, CR) plus what XML 1.0 also forbids
+# and Python strings can still carry: lone surrogates, U+FFFE and U+FFFF.
+_ILLEGAL_RE = re.compile(ILLEGAL_CHARACTERS_RE.pattern + r"|[\ud800-\udfff\ufffe\uffff]")
+# Excel decodes `_xHHHH_` in cell text to the character U+HHHH; `_x005F_` is the
+# escaped underscore, so `_x0041_` must be written `_x005F_x0041_` to survive.
+_OOXML_ESCAPE_RE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_SHEET_TITLE_ILLEGAL_RE = re.compile(r"[\[\]:*?/\\]")
+
+
+def clean_text(value: Any) -> str:
+    """The text as it will be stored: legal XML, LF line ends, OOXML escapes
+    escaped, within Excel's limit."""
+    text = value if isinstance(value, str) else str(value)
+    text = _ILLEGAL_RE.sub("", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "_x" in text:
+        text = _OOXML_ESCAPE_RE.sub(r"_x005F_\1", text)
+    return _truncate(text)
+
+
+def needs_quote_prefix(text: str) -> bool:
+    """Would Excel re-interpret this text as a formula if a user edited the cell?"""
+    return text.startswith(_FORMULA_LEADS)
+
+
+def text_cell(ws: Any, value: Any) -> WriteOnlyCell:
+    """A string cell holding `value` as text, whatever it starts with.
+
+    `None` gives an empty cell; other non-strings are written as `str(value)`.
+    """
+    cell = WriteOnlyCell(ws)
+    if value is None:
+        return cell
+    text = clean_text(value)
+    # Setting the value first lets openpyxl do its own checks; then the type is
+    # forced to string, since openpyxl marks any text starting with "=" as a formula.
+    cell.value = text
+    cell.data_type = "s"
+    if needs_quote_prefix(text):
+        cell.quotePrefix = True
+    return cell
+
+
+def to_utc_naive(value: datetime | str) -> datetime:
+    """An aware datetime or an ISO 8601 string as a naive UTC datetime.
+
+    Naive input is taken to be UTC already. Raises ValueError on a string
+    that is not ISO 8601.
+    """
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def datetime_cell(ws: Any, value: datetime | date | str | None) -> WriteOnlyCell:
+    """A real Excel datetime (UTC, naive) formatted yyyy-mm-dd hh:mm:ss.
+
+    A `date` gives a date cell. A string that is not ISO 8601 is kept as text
+    (through `text_cell`) rather than lost: the auditor sees what was recorded.
+    """
+    if value is None or value == "":
+        return WriteOnlyCell(ws)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.number_format = DATE_FORMAT
+        return cell
+    try:
+        dt = to_utc_naive(value)
+    except (TypeError, ValueError):
+        return text_cell(ws, value)
+    cell = WriteOnlyCell(ws, value=dt)
+    cell.number_format = DATETIME_FORMAT
+    return cell
+
+
+def sheet_title(name: str, taken: set[str]) -> str:
+    """A legal, unique Excel sheet name derived from `name`; adds it to `taken`.
+
+    Excel sheet names: 1-31 characters, none of []:*?/\\, not starting or
+    ending with an apostrophe, unique ignoring case, and not "History"
+    (reserved). Clashes get a numeric suffix: "name (2)", "name (3)"...
+    """
+    title = _ILLEGAL_RE.sub("", name)
+    title = _SHEET_TITLE_ILLEGAL_RE.sub("_", title).replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    title = _fit(title.strip().strip("'").strip()) or "Sheet"
+    if title.casefold() == "history":
+        title = "History_"
+    folded = {t.casefold() for t in taken}
+    candidate = title
+    n = 2
+    while candidate.casefold() in folded:
+        suffix = f" ({n})"
+        candidate = _fit(title, MAX_SHEET_TITLE - len(suffix)).rstrip().rstrip("'") + suffix
+        n += 1
+    taken.add(candidate)
+    return candidate
+
+
+def sheet_ref(title: str, cell: str = "A1") -> str:
+    """An internal reference to a cell of a sheet, e.g. 'My sheet'!A1."""
+    return "'" + title.replace("'", "''") + "'!" + cell
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str, limit: int = MAX_SHEET_TITLE) -> str:
+    """Cut `text` to at most `limit` UTF-16 code units, never inside a surrogate pair."""
+    if len(text) * 2 <= limit or _utf16_len(text) <= limit:
+        return text
+    return text.encode("utf-16-le")[: limit * 2].decode("utf-16-le", errors="ignore")
+
+
+def _truncate(text: str) -> str:
+    if len(text) * 2 <= MAX_CELL_CHARS or _utf16_len(text) <= MAX_CELL_CHARS:
+        return text
+    # Cutting escaped text never creates a new escape: any `_xHHHH_` in the
+    # kept prefix was already in the escaped text.
+    return _fit(text, MAX_CELL_CHARS - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER
