@@ -70,7 +70,12 @@ class ApiError:
     http_status: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "permission": self.permission, "http_status": self.http_status}
+        return {
+            "code": self.code,
+            "message": self.message,
+            "permission": self.permission,
+            "http_status": self.http_status,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ApiError:
@@ -196,7 +201,12 @@ class Recorder:
         return self.operations.get(f"{service}:{operation}")
 
     def record(
-        self, service: str, operation: str, params: Mapping[str, Any], response: Any = None, error: ApiError | None = None
+        self,
+        service: str,
+        operation: str,
+        params: Mapping[str, Any],
+        response: Any = None,
+        error: ApiError | None = None,
     ) -> ApiCall:
         if isinstance(response, Mapping):
             response = {k: v for k, v in response.items() if k != "ResponseMetadata"}

@@ -73,7 +73,9 @@ def discover_accounts(
                 out.inactive.append(aid)
                 continue
             out.targets.append(
-                AccountTarget(aid, str(acct.get("Name", aid)), role_arn_for(aid, role_name, partition), regions, "organizations")
+                AccountTarget(
+                    aid, str(acct.get("Name", aid)), role_arn_for(aid, role_name, partition), regions, "organizations"
+                )
             )
     return out
 
@@ -95,20 +97,25 @@ def identify(target: AccountTarget, tuning: AwsTuning) -> Identity:
     A mismatch between the configured account and the credentials' account
     is a failure: evidence must never be attributed to the wrong account.
     """
-    rec = Recorder(Scope("aws", target.id, "global", "aws.sts"), {"sts:GetCallerIdentity": "sts:GetCallerIdentity"},
-                   classify_error)
+    rec = Recorder(
+        Scope("aws", target.id, "global", "aws.sts"), {"sts:GetCallerIdentity": "sts:GetCallerIdentity"}, classify_error
+    )
     try:
         session = session_for(target.role_arn, tuning)
     except AssumeRoleError as exc:
-        call = rec.record("sts", "AssumeRole", {"RoleArn": target.role_arn, "RoleSessionName": "soc2-evidence"},
-                          error=exc.error)
+        call = rec.record(
+            "sts", "AssumeRole", {"RoleArn": target.role_arn, "RoleSessionName": "soc2-evidence"}, error=exc.error
+        )
         return Identity(target.id, None, call)
-    call = rec.call("sts", "GetCallerIdentity", session.client("sts", config=tuning.botocore_config()).get_caller_identity)
+    call = rec.call(
+        "sts", "GetCallerIdentity", session.client("sts", config=tuning.botocore_config()).get_caller_identity
+    )
     if not call.ok:
         return Identity(target.id, None, call)
     actual = str(call.response.get("Account"))
     if actual != target.id:
         bad = ApiError("AccountMismatch", f"credentials belong to account {actual}, not {target.id}", None)
-        return Identity(target.id, None, ApiCall(call.service, call.operation, call.params, call.collected_at,
-                                                 call.response, bad))
+        return Identity(
+            target.id, None, ApiCall(call.service, call.operation, call.params, call.collected_at, call.response, bad)
+        )
     return Identity(target.id, str(call.response.get("Arn")), call)

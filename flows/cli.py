@@ -55,15 +55,27 @@ def print_summary(outcome) -> None:  # outcome: flows.run.RunOutcome
     rows = [("Control", "Status", "pass", "fail", "error", "n/a", "excepted", "Title")]
     for r in outcome.controls:
         c = r.counts
-        rows.append((r.control_id, str(r.status), str(c["pass"]), str(c["fail"]), str(c["error"]),
-                     str(c["not_applicable"]), str(c["excepted"]), r.title))
+        rows.append(
+            (
+                r.control_id,
+                str(r.status),
+                str(c["pass"]),
+                str(c["fail"]),
+                str(c["error"]),
+                str(c["not_applicable"]),
+                str(c["excepted"]),
+                r.title,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(v.ljust(w) for v, w in zip(row[:-1], widths, strict=False)) + "  " + row[-1])
     statuses = Counter(str(f.result.status) for f in outcome.findings)
     print()
-    print(f"Run {outcome.run_id}: {len(outcome.findings)} findings "
-          f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}), {outcome.api_calls} API calls")
+    print(
+        f"Run {outcome.run_id}: {len(outcome.findings)} findings "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}), {outcome.api_calls} API calls"
+    )
     errors = statuses.get("error", 0)
     if errors:
         print(f"{errors} resources could not be assessed: see the Errors sheet for the missing permissions")
@@ -75,8 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _load(args.config)  # bad config or catalog: exit 2 before anything starts
     from flows.run import run_evidence
 
-    outcome = run_evidence(args.config, output=Path(args.output) if args.output else None,
-                           concurrency=args.concurrency)
+    outcome = run_evidence(args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency)
     print_summary(outcome)
     return EXIT_OK
 
@@ -104,12 +115,17 @@ def cmd_controls(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         raise BadInput(exc.message) from None
     if args.format == "json":
-        print(json.dumps({
-            "source": catalog.source,
-            "controls": [c.model_dump(mode="json") for c in catalog.controls],
-            "criteria_without_automated_evidence": catalog.uncovered_criteria(),
-            "warnings": list(catalog.warnings),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "source": catalog.source,
+                    "controls": [c.model_dump(mode="json") for c in catalog.controls],
+                    "criteria_without_automated_evidence": catalog.uncovered_criteria(),
+                    "warnings": list(catalog.warnings),
+                },
+                indent=2,
+            )
+        )
         return EXIT_OK
     print(f"Catalog: {catalog.source}\n")
     for ctl in catalog.controls:
@@ -155,16 +171,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for d in result.differences[:50]:
         print(d)
     if result.identical:
-        print(f"run {result.run_id}: re-evaluated {len(result.findings)} findings from {result.evidence_files} "
-              "evidence files: identical to findings.jsonl")
+        print(
+            f"run {result.run_id}: re-evaluated {len(result.findings)} findings from {result.evidence_files} "
+            "evidence files: identical to findings.jsonl"
+        )
         return EXIT_OK
-    print(f"run {result.run_id}: re-evaluation does NOT match the stored findings "
-          f"({len(result.differences)} differences, {len(result.problems)} integrity problems)")
+    print(
+        f"run {result.run_id}: re-evaluation does NOT match the stored findings "
+        f"({len(result.differences)} differences, {len(result.problems)} integrity problems)"
+    )
     return EXIT_INTERNAL
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="soc2-evidence", description="Collect SOC 2 evidence and write the audit workbook.")
+    p = argparse.ArgumentParser(
+        prog="soc2-evidence", description="Collect SOC 2 evidence and write the audit workbook."
+    )
     p.add_argument("--verbose", action="store_true", help="show Prefect's task logs")
     p.add_argument("--debug", action="store_true", help="print tracebacks of internal errors")
     sub = p.add_subparsers(dest="command", required=True)
@@ -187,8 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.set_defaults(func=cmd_controls)
 
     perm = sub.add_parser("permissions", help="print the least-privilege IAM policy the checks need")
-    perm.add_argument("--for", dest="for_", choices=["member", "management"], default="member",
-                      help="member: the role assumed in each account; management: the identity running the flow")
+    perm.add_argument(
+        "--for",
+        dest="for_",
+        choices=["member", "management"],
+        default="member",
+        help="member: the role assumed in each account; management: the identity running the flow",
+    )
     perm.add_argument("--role-name", default="soc2-evidence-reader")
     perm.add_argument("--format", choices=["json", "table"], default="json")
     perm.set_defaults(func=cmd_permissions)

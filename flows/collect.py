@@ -97,8 +97,14 @@ def evaluate_bundle(
             out.extend(chk.run(bundle, thresholds.get(chk.spec.id, {}), as_of))
         except Exception as exc:  # a bug in a check must show, not hide resources
             ctx = CheckContext(chk.spec, bundle.scope, {}, as_of)
-            call = ApiCall("soc2-evidence", "EvaluateCheck", {"check": chk.spec.id}, "", None,
-                           ApiError("CheckCrashed", f"{type(exc).__name__}: {exc}"))
+            call = ApiCall(
+                "soc2-evidence",
+                "EvaluateCheck",
+                {"check": chk.spec.id},
+                "",
+                None,
+                ApiError("CheckCrashed", f"{type(exc).__name__}: {exc}"),
+            )
             out.append(ctx.error(call, "*", expected="check evaluated"))
     return out
 
@@ -132,8 +138,9 @@ def collect_scope(
     except AssumeRoleError as exc:
         call = ApiCall("sts", "AssumeRole", {"RoleArn": role_arn}, "", None, exc.error)
         errs = scope_errors(scope, call)
-        return ScopeOutcome(scope, errs, status="error", message=str(exc), collection_errors=errs,
-                            duration_s=time.monotonic() - started)
+        return ScopeOutcome(
+            scope, errs, status="error", message=str(exc), collection_errors=errs, duration_s=time.monotonic() - started
+        )
     recorder = Recorder(scope, spec.operations, classify_error)
     spec.fetch(AwsFetchContext(session, account, region, recorder, tuning))
     files = write_bundle(recorder.bundle, RunWriter(Path(run_path)))
@@ -154,8 +161,9 @@ def collect_scope(
 def crashed_outcome(scope: Scope, exc: BaseException | str) -> ScopeOutcome:
     """A task that failed even after its retries: every check of it is `error`."""
     text = exc if isinstance(exc, str) else "".join(traceback.format_exception_only(exc)).strip()
-    call = ApiCall("soc2-evidence", "Collect", {"collector": scope.collector}, "", None,
-                   ApiError("CollectorCrashed", text))
+    call = ApiCall(
+        "soc2-evidence", "Collect", {"collector": scope.collector}, "", None, ApiError("CollectorCrashed", text)
+    )
     errs = scope_errors(scope, call)
     return ScopeOutcome(scope, errs, status="crashed", message=text, collection_errors=errs)
 
@@ -163,8 +171,9 @@ def crashed_outcome(scope: Scope, exc: BaseException | str) -> ScopeOutcome:
 def unreachable_outcome(scope: Scope, call: ApiCall, evidence: Iterable[EvidenceRef] = ()) -> ScopeOutcome:
     """A scope in an account that could not be entered (role, credentials)."""
     errs = scope_errors(scope, call, evidence)
-    return ScopeOutcome(scope, errs, status="error", message=call.error.message if call.error else "",
-                        collection_errors=errs)
+    return ScopeOutcome(
+        scope, errs, status="error", message=call.error.message if call.error else "", collection_errors=errs
+    )
 
 
 __all__ = [
@@ -176,4 +185,3 @@ __all__ = [
     "unreachable_outcome",
     "write_bundle",
 ]
-

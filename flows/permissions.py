@@ -61,7 +61,4 @@ def trust_policy(runner_principal_arn: str) -> dict[str, Any]:
 
 def permissions_table() -> list[tuple[str, str, str]]:
     """(check ID, severity, permissions) rows for humans."""
-    return [
-        (cid, str(chk.spec.severity), ", ".join(chk.spec.permissions))
-        for cid, chk in sorted(checks().items())
-    ]
+    return [(cid, str(chk.spec.severity), ", ".join(chk.spec.permissions)) for cid, chk in sorted(checks().items())]

@@ -24,9 +24,17 @@ def control_infos(catalog: Catalog) -> list[ControlInfo]:
 def evidence_infos(files: Sequence[Mapping[str, Any]]) -> list[EvidenceFileInfo]:
     return [
         EvidenceFileInfo(
-            path=f["path"], provider=f["provider"], account=f["account"], region=f["region"],
-            service=f["service"], operation=f["operation"], parameters=f["parameters"], records=f["records"],
-            errors=f["errors"], sha256=f["sha256"], collected_at=f["collected_at"],
+            path=f["path"],
+            provider=f["provider"],
+            account=f["account"],
+            region=f["region"],
+            service=f["service"],
+            operation=f["operation"],
+            parameters=f["parameters"],
+            records=f["records"],
+            errors=f["errors"],
+            sha256=f["sha256"],
+            collected_at=f["collected_at"],
         )
         for f in files
     ]

@@ -21,7 +21,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from collectors.aws.base import GLOBAL_REGION, AwsTuning
+from collectors.aws.base import GLOBAL_REGION, AwsTuning, clear_credentials_cache
 from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Scope
 from collectors.registry import checks, collectors
 from controls import CheckResult, ControlResult, Finding
@@ -62,9 +62,7 @@ def tuning_for(cfg: AppConfig, concurrency: int | None) -> tuple[AwsTuning, int]
 
 
 def resolve_targets(cfg: AppConfig, tuning: AwsTuning) -> tuple[list[AccountTarget], Discovery | None]:
-    explicit = [
-        AccountTarget(a.id, a.name or a.id, a.role_arn, tuple(a.regions), "config") for a in cfg.aws.accounts
-    ]
+    explicit = [AccountTarget(a.id, a.name or a.id, a.role_arn, tuple(a.regions), "config") for a in cfg.aws.accounts]
     discovery = None
     org = cfg.aws.organization
     if org.discover:
@@ -95,8 +93,14 @@ def collect_task(
     tuning: AwsTuning,
 ) -> ScopeOutcome:
     return collect_scope(
-        account=account, role_arn=role_arn, region=region, collector_id=collector_id, run_path=run_path,
-        thresholds=thresholds, as_of=as_of, tuning=tuning,
+        account=account,
+        role_arn=role_arn,
+        region=region,
+        collector_id=collector_id,
+        run_path=run_path,
+        thresholds=thresholds,
+        as_of=as_of,
+        tuning=tuning,
     )
 
 
@@ -119,8 +123,17 @@ def _finding(run_id: str, result: CheckResult, catalog: Catalog, evaluated_at: s
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (f.result.check_id, f.result.provider, f.result.account,
-                                           f.result.region, f.result.resource_id, f.result.resource_type))
+    return sorted(
+        findings,
+        key=lambda f: (
+            f.result.check_id,
+            f.result.provider,
+            f.result.account,
+            f.result.region,
+            f.result.resource_id,
+            f.result.resource_type,
+        ),
+    )
 
 
 def iso(dt: datetime) -> str:
@@ -134,9 +147,7 @@ def evidence_run(config_path: str, output: str | None = None, concurrency: int |
     return execute_run(cfg, output=Path(output) if output else None, concurrency=concurrency)
 
 
-def run_evidence(
-    config_path: str | Path, *, output: Path | None = None, concurrency: int | None = None
-) -> RunOutcome:
+def run_evidence(config_path: str | Path, *, output: Path | None = None, concurrency: int | None = None) -> RunOutcome:
     """Run the flow with a thread pool sized from the config (or `concurrency`)."""
     cfg = load_config(config_path)
     _, workers = tuning_for(cfg, concurrency)
@@ -155,6 +166,7 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
     previous = completed_runs(out_dir)
     writer = RunWriter.create(out_dir, run_id)
     tuning, workers = tuning_for(cfg, concurrency)
+    clear_credentials_cache()
     t0 = time.monotonic()
 
     targets, discovery = resolve_targets(cfg, tuning)
@@ -181,8 +193,14 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
         if fut.state.is_completed():
             identities[t.id] = fut.result()
         else:
-            call = ApiCall("sts", "GetCallerIdentity", {}, "", None,
-                           ApiError("IdentifyCrashed", str(fut.state.message), "sts:GetCallerIdentity"))
+            call = ApiCall(
+                "sts",
+                "GetCallerIdentity",
+                {},
+                "",
+                None,
+                ApiError("IdentifyCrashed", str(fut.state.message), "sts:GetCallerIdentity"),
+            )
             identities[t.id] = Identity(t.id, None, call)
     pending = []
     for t in targets:
@@ -231,8 +249,11 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
             {"id": t.id, "name": t.name, "regions": list(t.regions), "role_arn": t.role_arn, "source": t.source}
             for t in targets
         ],
-        "aws_discovery": None if discovery is None else {
-            "excluded": discovery.excluded, "inactive": discovery.inactive,
+        "aws_discovery": None
+        if discovery is None
+        else {
+            "excluded": discovery.excluded,
+            "inactive": discovery.inactive,
             "error": discovery.failure.error.to_json() if discovery.failure and discovery.failure.error else None,
         },
         "gcp_projects": list(cfg.gcp.projects),
@@ -242,8 +263,17 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
 
     workbook_path = writer.path / workbook_name(cfg.organization, started)
     build_workbook(
-        workbook_path, cfg=cfg, run_id=run_id, started=started, finished=finished, version=tool_version(),
-        scope=scope_doc, callers=callers, catalog=catalog, results=results, findings=findings,
+        workbook_path,
+        cfg=cfg,
+        run_id=run_id,
+        started=started,
+        finished=finished,
+        version=tool_version(),
+        scope=scope_doc,
+        callers=callers,
+        catalog=catalog,
+        results=results,
+        findings=findings,
         evidence_files=evidence_files,
     )
     from reports.atomic import sha256_file
@@ -268,8 +298,9 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
         "callers": callers,
         "orchestration": {"task_runner": "thread", "max_workers": workers, "per_task_concurrency": tuning.concurrency},
         "api_calls": api_calls,
-        "collectors": [o.summary() for o in sorted(outcomes, key=lambda o: (o.scope.account, o.scope.region,
-                                                                            o.scope.collector))],
+        "collectors": [
+            o.summary() for o in sorted(outcomes, key=lambda o: (o.scope.account, o.scope.region, o.scope.collector))
+        ],
         "collection_errors": [
             _finding(run_id, r, catalog, evaluated_at).to_json() for o in outcomes for r in o.collection_errors
         ],
@@ -286,8 +317,9 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
     writer.write_manifest(manifest)
     _publish_artifact(run_id, results)
     logger.info("run %s: %d findings, %d API calls, %.1fs", run_id, len(findings), api_calls, collection_seconds)
-    return RunOutcome(run_id, writer.path, findings, results, workbook_path, api_calls, manifest,
-                      warnings=list(catalog.warnings))
+    return RunOutcome(
+        run_id, writer.path, findings, results, workbook_path, api_calls, manifest, warnings=list(catalog.warnings)
+    )
 
 
 def catalog_text(cfg: AppConfig) -> bytes:
@@ -309,8 +341,11 @@ def _prefect_context() -> dict[str, Any]:
     try:
         from prefect.runtime import deployment, flow_run
 
-        return {"flow_run_id": str(flow_run.id) if flow_run.id else None,
-                "deployment_id": deployment.id, "deployment_name": deployment.name}
+        return {
+            "flow_run_id": str(flow_run.id) if flow_run.id else None,
+            "deployment_id": deployment.id,
+            "deployment_name": deployment.name,
+        }
     except Exception:  # not inside a flow run
         return {}
 
@@ -321,7 +356,8 @@ def _publish_artifact(run_id: str, results: list[ControlResult]) -> None:
         for r in results
     ]
     try:
-        create_table_artifact(key="soc2-control-summary", table=rows,
-                              description=f"SOC 2 evidence run {run_id}: status per control")
+        create_table_artifact(
+            key="soc2-control-summary", table=rows, description=f"SOC 2 evidence run {run_id}: status per control"
+        )
     except Exception as exc:  # the artifact is a convenience; the run's files are the record
         get_run_logger().warning("could not publish the Prefect artifact: %s", exc)

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 
 MAX_CELL_CHARS = 32_767  # Excel's limit, in UTF-16 code units
 TRUNCATION_MARKER = "…[truncated]"
@@ -57,8 +57,8 @@ def clean_text(value: Any) -> str:
 
 
 def needs_quote_prefix(text: str) -> bool:
-    """Would Excel re-interpret this text as a formula if a user edited the cell?"""
-    return text.startswith(_FORMULA_LEADS)
+    """Would Excel re-interpret this text (as a formula or an error value) if a user edited the cell?"""
+    return text.startswith(_FORMULA_LEADS) or text in ERROR_CODES
 
 
 def text_cell(ws: Any, value: Any) -> WriteOnlyCell:
@@ -69,14 +69,36 @@ def text_cell(ws: Any, value: Any) -> WriteOnlyCell:
     cell = WriteOnlyCell(ws)
     if value is None:
         return cell
+    _fill_text_cell(cell, clean_text(value))
+    return cell
+
+
+def text_value(ws: Any, value: Any) -> str | WriteOnlyCell | None:
+    """What to append to a write-only sheet for text: the same as `text_cell`, but
+    as a plain (cleaned) `str` when openpyxl is sure to store it as a string.
+
+    That is the fast path for big tables: openpyxl only makes a formula of text
+    starting with "=" and an error value of "#N/A" and the like, and such text
+    (and any other text that needs the quote prefix) still gets a full cell.
+    """
+    if value is None:
+        return None
     text = clean_text(value)
+    if not needs_quote_prefix(text):
+        return text
+    cell = WriteOnlyCell(ws)
+    _fill_text_cell(cell, text)
+    return cell
+
+
+def _fill_text_cell(cell: Any, text: str) -> None:
     # Setting the value first lets openpyxl do its own checks; then the type is
-    # forced to string, since openpyxl marks any text starting with "=" as a formula.
+    # forced to string, since openpyxl marks any text starting with "=" as a
+    # formula and "#N/A" and the like as error values.
     cell.value = text
     cell.data_type = "s"
     if needs_quote_prefix(text):
         cell.quotePrefix = True
-    return cell
 
 
 def to_utc_naive(value: datetime | str) -> datetime:

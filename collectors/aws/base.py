@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import botocore.exceptions
@@ -34,11 +35,7 @@ class AwsTuning:
     concurrency: int = 16  # in-flight calls per collector task
 
     def botocore_config(self) -> Config:
-        # Behind an endpoint override (moto, a VPC endpoint proxy) host
-        # prefixes such as "{AccountId}." for s3control cannot resolve.
-        override = bool(os.environ.get("AWS_ENDPOINT_URL"))
         return Config(
-            inject_host_prefix=not override,
             retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
@@ -75,6 +72,13 @@ _CREDENTIALS_CACHE: dict[str, tuple[float, Mapping[str, str]]] = {}
 _CREDENTIALS_LOCK = threading.Lock()
 
 
+def clear_credentials_cache() -> None:
+    """Forget assumed-role credentials (at the start of every run, so a role
+    whose trust was revoked is seen as such, not masked by a cached session)."""
+    with _CREDENTIALS_LOCK:
+        _CREDENTIALS_CACHE.clear()
+
+
 def session_for(role_arn: str | None, tuning: AwsTuning, session_name: str = "soc2-evidence") -> boto3.Session:
     """A boto3 session in the target account: the default chain, or an
     assumed role. Credentials are cached per process until 5 minutes before
@@ -105,10 +109,32 @@ def session_for(role_arn: str | None, tuning: AwsTuning, session_name: str = "so
     return boto3.Session(**creds)
 
 
+def endpoint_override(service_env_name: str) -> bool:
+    """True when boto3 is pointed at a custom endpoint (moto, a proxy)."""
+    return bool(os.environ.get("AWS_ENDPOINT_URL") or os.environ.get(f"AWS_ENDPOINT_URL_{service_env_name}"))
+
+
+def strip_account_host_prefix(client: Any) -> Any:
+    """S3 Control's endpoint rules put "<AccountId>." in front of the host, even
+    of a custom endpoint URL (inject_host_prefix=False does not stop it), which
+    cannot resolve for an IP address or a proxy: send to the endpoint's host."""
+
+    def strip(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        label, _, rest = parts.netloc.partition(".")
+        if label.isdigit() and len(label) == 12 and rest:
+            request.url = urlunsplit(parts._replace(netloc=rest))
+
+    client.meta.events.register("before-sign.s3-control", strip)
+    return client
+
+
 class AwsFetchContext:
     """The FetchContext for AWS collectors: one account, one region."""
 
-    def __init__(self, session: boto3.Session, account: str, region: str, recorder: Recorder, tuning: AwsTuning) -> None:
+    def __init__(
+        self, session: boto3.Session, account: str, region: str, recorder: Recorder, tuning: AwsTuning
+    ) -> None:
         self.session = session
         self.account = account
         self.region = region
@@ -123,9 +149,10 @@ class AwsFetchContext:
         key = f"{service}@{name}"
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session.client(
-                    service, region_name=name, config=self.tuning.botocore_config()
-                )
+                client = self.session.client(service, region_name=name, config=self.tuning.botocore_config())
+                if service == "s3control" and endpoint_override("S3_CONTROL"):
+                    client = strip_account_host_prefix(client)
+                self._clients[key] = client
             return self._clients[key]
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:

@@ -63,9 +63,7 @@ def fetch(ctx: FetchContext) -> None:
         for call in described
         if call.ok and rotation_not_applicable((call.response or {}).get("KeyMetadata") or {}) is None
     ]
-    ctx.map(
-        lambda key_id: rec.call("kms", "GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=key_id), eligible
-    )
+    ctx.map(lambda key_id: rec.call("kms", "GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=key_id), eligible)
 
 
 register_collector(

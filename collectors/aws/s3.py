@@ -38,7 +38,11 @@ def _region_of(location: str | None) -> str:
 def fetch(ctx: FetchContext) -> None:
     rec = ctx.recorder
     s3 = ctx.client("s3")
-    pages = rec.paginate("s3", "ListBuckets", s3.list_buckets, "ContinuationToken", "ContinuationToken")
+    # BucketRegion is only returned when the request has a parameter, and only
+    # paginated requests work for accounts allowed more than 10,000 buckets.
+    pages = rec.paginate(
+        "s3", "ListBuckets", s3.list_buckets, "ContinuationToken", "ContinuationToken", MaxBuckets=10000
+    )
     s3control = ctx.client("s3control")
     rec.call("s3control", "GetPublicAccessBlock", s3control.get_public_access_block, AccountId=ctx.account)
     if listing_error(pages):
@@ -92,7 +96,11 @@ def _listing_failed(bundle: EvidenceBundle, ctx: CheckContext) -> Iterable[Check
 def _missing(ctx: CheckContext, name: str, region: str, operation: str, bundle: EvidenceBundle) -> CheckResult:
     """A listed bucket whose per-bucket answer is absent: never silently dropped."""
     call = ApiCall(
-        "s3", operation, {"Bucket": name}, "", None,
+        "s3",
+        operation,
+        {"Bucket": name},
+        "",
+        None,
         ApiError("NotCollected", f"no recorded {operation} answer for this bucket", OPERATIONS.get(f"s3:{operation}")),
     )
     return ctx.error(call, name, region=region, evidence=bundle.ref("s3", "ListBuckets"))
@@ -107,8 +115,8 @@ def _missing(ctx: CheckContext, name: str, region: str, operation: str, bundle: 
     resource_type="AWS::S3::Bucket",
     permissions=["s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:GetEncryptionConfiguration"],
     remediation="Set default encryption: aws s3api put-bucket-encryption --bucket NAME "
-    "--server-side-encryption-configuration '{\"Rules\":[{\"ApplyServerSideEncryptionByDefault\":"
-    "{\"SSEAlgorithm\":\"aws:kms\"},\"BucketKeyEnabled\":true}]}'",
+    '--server-side-encryption-configuration \'{"Rules":[{"ApplyServerSideEncryptionByDefault":'
+    '{"SSEAlgorithm":"aws:kms"},"BucketKeyEnabled":true}]}\'',
     thresholds={"allowed_algorithms": ["AES256", "aws:kms", "aws:kms:dsse"], "require_kms": False},
     risk="Objects written without encryption at rest contradict the AES-256 at-rest commitment.",
 )
@@ -126,7 +134,10 @@ def s3_default_encryption(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator
             continue
         if call.error and call.error.code == NO_ENCRYPTION_CONFIG:
             yield ctx.failed(
-                name, region=region, evidence=ev, expected=expected,
+                name,
+                region=region,
+                evidence=ev,
+                expected=expected,
                 observed={"algorithm": None, "kms_key": None},
                 reason="no default encryption configuration",
             )
@@ -143,11 +154,23 @@ def s3_default_encryption(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator
             "bucket_key_enabled": any(r.get("BucketKeyEnabled") for r in rules),
         }
         if algorithms and all(a in allowed for a in algorithms):
-            yield ctx.passed(name, region=region, evidence=ev, expected=expected, observed=observed,
-                             reason=f"default encryption {observed['algorithm']}")
+            yield ctx.passed(
+                name,
+                region=region,
+                evidence=ev,
+                expected=expected,
+                observed=observed,
+                reason=f"default encryption {observed['algorithm']}",
+            )
         else:
-            yield ctx.failed(name, region=region, evidence=ev, expected=expected, observed=observed,
-                             reason=f"default encryption {observed['algorithm'] or 'missing'} is not one of {allowed}")
+            yield ctx.failed(
+                name,
+                region=region,
+                evidence=ev,
+                expected=expected,
+                observed=observed,
+                reason=f"default encryption {observed['algorithm'] or 'missing'} is not one of {allowed}",
+            )
 
 
 def _pab(call: ApiCall | None) -> dict[str, bool] | None:
@@ -178,6 +201,15 @@ def _pab(call: ApiCall | None) -> dict[str, bool] | None:
 def s3_public_access_block(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[CheckResult]:
     expected = dict.fromkeys(PAB_SETTINGS, True)
     account_call = bundle.find("s3control", "GetPublicAccessBlock", AccountId=ctx.scope.account)
+    if account_call is None:  # never recorded: an error result, not a silent drop (or the assert below)
+        account_call = ApiCall(
+            "s3control",
+            "GetPublicAccessBlock",
+            {"AccountId": ctx.scope.account},
+            "",
+            None,
+            ApiError("NotCollected", "no recorded account-level answer", OPERATIONS["s3control:GetPublicAccessBlock"]),
+        )
     account = _pab(account_call)
     account_ev = bundle.ref("s3control", "GetPublicAccessBlock")
     acct_type = "AWS::S3::AccountPublicAccessBlock"
@@ -185,16 +217,30 @@ def s3_public_access_block(bundle: EvidenceBundle, ctx: CheckContext) -> Iterato
         if account_call is not None:
             yield ctx.error(account_call, ctx.scope.account, evidence=account_ev, resource_type=acct_type)
     elif all(account.values()):
-        yield ctx.passed(ctx.scope.account, resource_type=acct_type, evidence=account_ev, expected=expected,
-                         observed=account, reason="all four settings on at account level")
+        yield ctx.passed(
+            ctx.scope.account,
+            resource_type=acct_type,
+            evidence=account_ev,
+            expected=expected,
+            observed=account,
+            reason="all four settings on at account level",
+        )
     else:
         off = [k for k, v in account.items() if not v]
-        yield ctx.failed(ctx.scope.account, resource_type=acct_type, evidence=account_ev, expected=expected,
-                         observed=account, reason=f"account level off: {', '.join(off)}")
+        yield ctx.failed(
+            ctx.scope.account,
+            resource_type=acct_type,
+            evidence=account_ev,
+            expected=expected,
+            observed=account,
+            reason=f"account level off: {', '.join(off)}",
+        )
     yield from _listing_failed(bundle, ctx)
     for name, region in _buckets(bundle):
         call = bundle.find("s3", "GetPublicAccessBlock", Bucket=name)
-        ev = bundle.refs_for(("s3", "ListBuckets"), ("s3", "GetPublicAccessBlock"), ("s3control", "GetPublicAccessBlock"))
+        ev = bundle.refs_for(
+            ("s3", "ListBuckets"), ("s3", "GetPublicAccessBlock"), ("s3control", "GetPublicAccessBlock")
+        )
         if call is None:
             yield _missing(ctx, name, region, "GetPublicAccessBlock", bundle)
             continue
@@ -210,9 +256,21 @@ def s3_public_access_block(bundle: EvidenceBundle, ctx: CheckContext) -> Iterato
             effective = {k: bucket[k] or account[k] for k in PAB_SETTINGS}
         observed = {"bucket": bucket, "account": account, "effective": effective}
         if all(effective.values()):
-            yield ctx.passed(name, region=region, evidence=ev, expected=expected, observed=observed,
-                             reason="all four settings effective")
+            yield ctx.passed(
+                name,
+                region=region,
+                evidence=ev,
+                expected=expected,
+                observed=observed,
+                reason="all four settings effective",
+            )
         else:
             off = [k for k, v in effective.items() if not v]
-            yield ctx.failed(name, region=region, evidence=ev, expected=expected, observed=observed,
-                             reason=f"not blocked: {', '.join(off)}")
+            yield ctx.failed(
+                name,
+                region=region,
+                evidence=ev,
+                expected=expected,
+                observed=observed,
+                reason=f"not blocked: {', '.join(off)}",
+            )

@@ -25,15 +25,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote_plus
-from urllib.request import Request, urlopen
+from urllib.parse import parse_qs, unquote_plus, urlsplit, urlunsplit
+from urllib.request import ProxyHandler, Request, build_opener
 from xml.sax.saxutils import escape
 
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wsgi import get_input_stream
 
-__all__ = ["ENV_UNSET", "FaultRule", "MotoEmulator", "RequestInfo", "identify"]
+__all__ = ["ENV_UNSET", "FaultRule", "MotoEmulator", "RequestInfo", "identify", "s3control_direct_host"]
 
 DEFAULT_REGION = "us-east-1"
 # Variables that would point boto3 at a real profile or role; use_env() removes them.
@@ -346,7 +346,8 @@ class MotoEmulator:
 
     def reset(self) -> None:
         """Drop all moto state (POST /moto-api/reset); faults and counts are kept."""
-        with urlopen(Request(f"{self.endpoint_url}/moto-api/reset", method="POST", data=b""), timeout=30) as r:
+        opener = build_opener(ProxyHandler({}))  # never via an HTTP proxy from the environment
+        with opener.open(Request(f"{self.endpoint_url}/moto-api/reset", method="POST", data=b""), timeout=30) as r:
             r.read()
 
     def _record(self, info: RequestInfo, haystack: str) -> FaultRule | None:
@@ -365,3 +366,18 @@ class MotoEmulator:
                     self._remaining[id(rule)] = left - 1
                 return rule
             return None
+
+
+def s3control_direct_host(client: Any) -> Any:
+    """botocore's s3control endpoint rules put "<AccountId>." in front of any endpoint_url host
+    (Config(inject_host_prefix=False) does not stop it), which cannot resolve for 127.0.0.1;
+    send the request to the endpoint's own host instead."""
+
+    def strip(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        label, _, rest = parts.netloc.partition(".")
+        if label.isdigit() and len(label) == 12 and rest:
+            request.url = urlunsplit(parts._replace(netloc=rest))
+
+    client.meta.events.register("before-sign.s3-control", strip)
+    return client

@@ -67,7 +67,9 @@ def run_demo(output: Path, *, concurrency: int | None = None):  # -> RunOutcome
     with MotoEmulator() as moto, patched_env(moto.env()):
         estate = seed_demo_estate(moto.endpoint_url)
         config_path = write_demo_config(estate, output)
-        print(f"Demo estate: {estate.organization} on moto at {moto.endpoint_url}; accounts "
-              + ", ".join(f"{name} {aid}" for name, aid in estate.accounts.items()))
+        print(
+            f"Demo estate: {estate.organization} on moto at {moto.endpoint_url}; accounts "
+            + ", ".join(f"{name} {aid}" for name, aid in estate.accounts.items())
+        )
         print(f"Config: {config_path}\n")
         return run_evidence(config_path, concurrency=concurrency)

@@ -1,0 +1,129 @@
+"""Benchmark: the evidence flow over a large AWS estate on moto with latency.
+
+Seeds 500 S3 buckets, 1,000 EBS volumes and 200 RDS instances over
+2 accounts x 2 regions, injects 50 ms of latency per request, then runs the
+real flow (Prefect, assumed roles, evidence store, workbook) twice in the
+same process: at the default concurrency and at concurrency 1. Prints wall
+time, API calls (counted at the emulator), resources per second, peak RSS,
+and the API calls each operation cost per resource.
+
+    .venv/bin/python bench/bench_aws_collect.py [--latency-ms 50] [--buckets 500] ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+import yaml
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from flows.demo.emulators import MotoEmulator  # noqa: E402
+from flows.demo.estate import seed_scale  # noqa: E402
+from flows.run import run_evidence  # noqa: E402
+
+
+class PeakRss:
+    """Samples this process's RSS every 20 ms; the peak of one phase."""
+
+    def __init__(self) -> None:
+        self.proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> PeakRss:
+        self.peak = self.proc.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def write_config(path: Path, accounts: list[str], regions: list[str], output: Path) -> Path:
+    cfg = {
+        "organization": "Bench Corp",
+        "period": {"start": "2026-01-01", "end": "2026-12-31"},
+        "aws": {
+            "regions": regions,
+            "accounts": [
+                {"id": a, "role_arn": f"arn:aws:iam::{a}:role/OrganizationAccountAccessRole"} for a in accounts
+            ],
+        },
+        "output": str(output),
+    }
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--latency-ms", type=float, default=50)
+    ap.add_argument("--accounts", type=int, default=2)
+    ap.add_argument("--buckets", type=int, default=500)
+    ap.add_argument("--volumes", type=int, default=1000)
+    ap.add_argument("--db-instances", type=int, default=200)
+    ap.add_argument("--skip-serial", action="store_true", help="only the default concurrency")
+    args = ap.parse_args()
+    regions = ["us-east-1", "eu-west-1"]
+
+    with MotoEmulator() as moto, moto.use_env(), tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        estate = seed_scale(moto.endpoint_url, accounts=args.accounts, regions=regions, buckets=args.buckets,
+                            volumes=args.volumes, db_instances=args.db_instances)
+        print(f"seeded {args.buckets} buckets, {args.volumes} volumes, {args.db_instances} DB instances over "
+              f"{args.accounts} accounts x {len(regions)} regions in {time.perf_counter() - t:.1f}s")
+        config = write_config(Path(tmp) / "bench.yaml", list(estate.accounts), regions, Path(tmp) / "out")
+
+        # warm-up: start Prefect's ephemeral server outside the measurement
+        moto.latency_seconds = 0
+        run_evidence(config, concurrency=4)
+
+        moto.latency_seconds = args.latency_ms / 1000
+        rows = []
+        modes = [("default", None)] + ([] if args.skip_serial else [("concurrency 1", 1)])
+        for label, conc in modes:
+            moto.reset_counts()
+            with PeakRss() as rss:
+                t = time.perf_counter()
+                outcome = run_evidence(config, concurrency=conc)
+                wall = time.perf_counter() - t
+            counts = Counter(moto.counts())
+            resources = len({(f.result.account, f.result.resource_type, f.result.resource_id)
+                             for f in outcome.findings})
+            rows.append((label, wall, outcome.manifest["collection_seconds"], sum(counts.values()), resources,
+                         rss.peak, counts, outcome.manifest["orchestration"]))
+
+    print(f"\nlatency {args.latency_ms:.0f} ms per request\n")
+    print(f"{'mode':14} {'wall s':>8} {'collect s':>9} {'API calls':>9} {'resources':>9} {'res/s':>7} "
+          f"{'peak RSS MB':>11}  orchestration")
+    for label, wall, collect, calls, res, peak, _, orch in rows:
+        print(f"{label:14} {wall:8.1f} {collect:9.1f} {calls:9d} {res:9d} {res / wall:7.1f} {peak / 2**20:11.0f}  "
+              f"{orch['max_workers']} tasks x {orch['per_task_concurrency']} calls")
+    if len(rows) == 2:
+        print(f"\nspeed-up (wall): {rows[1][1] / rows[0][1]:.1f}x   (collection only: {rows[1][2] / rows[0][2]:.1f}x)")
+    print("\nAPI calls per operation (default run):")
+    for op, n in sorted(rows[0][6].items(), key=lambda kv: -kv[1]):
+        print(f"  {op:32} {n:6d}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

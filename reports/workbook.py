@@ -1,0 +1,583 @@
+"""The auditor's workbook: one XLSX per run.
+
+Sheets, in order: Cover, Summary, one population sheet per control (catalog
+order), Errors, Evidence index. Every sheet is a table with a bold, frozen
+header row and an autofilter; dates are real Excel datetimes in UTC; the
+Summary links each control to its population sheet.
+
+The workbook is streamed with openpyxl's write-only mode, so a population of
+hundreds of thousands of rows is written with constant memory (rows are never
+held as cell objects; strings are written inline). Every text cell goes
+through `reports.cells`, so text from the cloud is never a formula.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
+from openpyxl.formatting.rule import CellIsRule
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.hyperlink import Hyperlink
+
+from controls.model import CheckSpec, ControlResult, ControlStatus, Finding, Status
+from reports.atomic import atomic_path
+from reports.cells import datetime_cell, sheet_ref, sheet_title, text_cell, text_value
+
+
+@dataclass(frozen=True)
+class ControlInfo:
+    """A control of the catalog."""
+
+    id: str
+    title: str
+    description: str
+    criteria: tuple[str, ...]
+    checks: tuple[str, ...]
+    frequency: str
+
+
+@dataclass(frozen=True)
+class EvidenceFileInfo:
+    """One raw-evidence file of the run."""
+
+    path: str  # relative to the run dir, e.g. evidence/aws/111111111111/us-east-1/ec2/DescribeVolumes.json
+    provider: str
+    account: str
+    region: str
+    service: str
+    operation: str
+    parameters: str  # short summary of the parameters of the calls
+    records: int  # number of recorded calls (API answers) in the file
+    errors: int  # how many of them failed
+    sha256: str
+    collected_at: str  # ISO 8601 UTC, e.g. "2026-11-30T10:00:00.123456Z"
+
+
+@dataclass(frozen=True)
+class WorkbookInput:
+    organization: str
+    period_start: date
+    period_end: date
+    run_id: str
+    started_at: datetime  # timezone-aware UTC
+    finished_at: datetime  # timezone-aware UTC
+    tool_version: str
+    config_sha256: str
+    scope: Mapping[str, Any]  # {"aws_accounts": [{"id", "name", "regions": [...]}], "gcp_projects": [...], ...}
+    callers: Mapping[str, str]  # account id -> caller identity ARN, or "error: ..." text
+    controls: Sequence[ControlInfo]
+    control_results: Sequence[ControlResult]
+    checks: Mapping[str, CheckSpec]
+    findings: Sequence[Finding]
+    evidence_files: Sequence[EvidenceFileInfo]
+
+
+COVER_SHEET = "Cover"
+SUMMARY_SHEET = "Summary"
+ERRORS_SHEET = "Errors"
+EVIDENCE_SHEET = "Evidence index"
+
+SUMMARY_HEADERS = (
+    "Control ID",
+    "Title",
+    "Criteria",
+    "Status",
+    "Pass",
+    "Fail",
+    "Error",
+    "Not applicable",
+    "Excepted",
+    "Total",
+)
+POPULATION_HEADERS = (
+    "Account",
+    "Region",
+    "Resource type",
+    "Resource ID",
+    "Check",
+    "Check title",
+    "Severity",
+    "Status",
+    "Observed",
+    "Expected",
+    "Reason",
+    "Evaluated at",
+    "Evidence file",
+    "SHA-256",
+)
+ERRORS_HEADERS = (
+    "Account",
+    "Region",
+    "Check",
+    "Resource ID",
+    "Operation",
+    "Error code",
+    "Missing permission",
+    "Reason",
+)
+EVIDENCE_HEADERS = (
+    "File",
+    "Provider",
+    "Account",
+    "Region",
+    "Service",
+    "Operation",
+    "Parameters",
+    "Records",
+    "Errors",
+    "SHA-256",
+    "Collected at",
+)
+
+STATUS_MEANINGS: dict[str, str] = {
+    Status.PASS: "The resource meets the check's expectation.",
+    Status.FAIL: "The resource does not meet the check's expectation.",
+    Status.ERROR: "Not assessed: the evidence could not be collected (see Errors for the reason and permission).",
+    Status.NOT_APPLICABLE: "The check does not apply to this resource.",
+    Status.EXCEPTED: "A fail covered by an approved, unexpired exception; counted and shown, never hidden.",
+}
+CONTROL_STATUS_MEANINGS: dict[str, str] = {
+    ControlStatus.EFFECTIVE: "At least one pass, no fail, no error.",
+    ControlStatus.DEFICIENT: "At least one fail.",
+    ControlStatus.INCOMPLETE: "No fail, but some resources could not be assessed (error).",
+    ControlStatus.NO_EVIDENCE: "Nothing assessed: no pass, fail or error mapped to the control (none in scope,"
+    " or only not_applicable / excepted).",
+}
+NOT_EVALUATED = "not evaluated"  # a control with findings but no ControlResult (should not happen)
+
+CONTROL_STATUS_COLORS: dict[str, str] = {
+    ControlStatus.EFFECTIVE: "C6EFCE",  # green
+    ControlStatus.DEFICIENT: "FFC7CE",  # red
+    ControlStatus.INCOMPLETE: "FFEB9C",  # amber
+    ControlStatus.NO_EVIDENCE: "D9D9D9",  # grey
+}
+STATUS_COLORS: dict[str, str] = {
+    Status.PASS: "C6EFCE",
+    Status.FAIL: "FFC7CE",
+    Status.ERROR: "FFEB9C",
+    Status.NOT_APPLICABLE: "EDEDED",
+    Status.EXCEPTED: "DDEBF7",
+}
+
+# Excel's row limit; a longer table continues on a sheet named "<title> (2)".
+MAX_SHEET_ROWS = 1_048_576
+WIDTH_SAMPLE_ROWS = 200
+MIN_WIDTH = 8
+MAX_WIDTH = 66
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+_LINK_FONT = Font(color="0563C1", underline="single")
+_FILLS = {
+    color: PatternFill("solid", fgColor=color) for color in {*CONTROL_STATUS_COLORS.values(), *STATUS_COLORS.values()}
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Styled:
+    """A value with a fill, an internal hyperlink or bold text."""
+
+    value: Any
+    fill: str | None = None
+    location: str | None = None  # internal hyperlink target, e.g. 'Sheet'!A1
+    bold: bool = False
+
+
+# Column kinds: how a raw row value becomes a cell.
+TEXT, NUMBER, DATETIME, AUTO = "text", "number", "datetime", "auto"
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    kind: str = TEXT
+
+
+def write_workbook(path: Path, data: WorkbookInput) -> None:
+    """Write the auditor's workbook to `path`, atomically (all or nothing)."""
+    with atomic_path(path) as tmp:
+        wb = Workbook(write_only=True)
+        try:
+            _WorkbookWriter(wb, data).write()
+            wb.save(tmp)
+        except BaseException:
+            _discard_sheet_buffers(wb)
+            raise
+
+
+class _WorkbookWriter:
+    def __init__(self, wb: Workbook, data: WorkbookInput) -> None:
+        self.wb = wb
+        self.data = data
+        self.taken: set[str] = {COVER_SHEET, SUMMARY_SHEET, ERRORS_SHEET, EVIDENCE_SHEET}
+        self.results = {r.control_id: r for r in data.control_results}
+        self.infos = {c.id: c for c in data.controls}
+        self.population = _index_by_control(data.findings)
+        self.control_ids = _control_order(data)
+        self.sheet_names = {cid: sheet_title(cid, self.taken) for cid in self.control_ids}
+
+    def write(self) -> None:
+        self._table(COVER_SHEET, [_Column("Section"), _Column("Item"), _Column("Value", AUTO)], self._cover_rows())
+        self._table(SUMMARY_SHEET, _columns(SUMMARY_HEADERS, numbers=range(4, 10)), self._summary_rows())
+        status_col = POPULATION_HEADERS.index("Status")
+        for cid in self.control_ids:
+            tab = self._control_status(cid)
+            self._table(
+                self.sheet_names[cid],
+                _columns(POPULATION_HEADERS, dates=(POPULATION_HEADERS.index("Evaluated at"),)),
+                self._population_rows(cid),
+                status_col=status_col,
+                tab_color=CONTROL_STATUS_COLORS.get(tab),
+            )
+        self._table(ERRORS_SHEET, _columns(ERRORS_HEADERS), self._error_rows())
+        self._table(
+            EVIDENCE_SHEET,
+            _columns(EVIDENCE_HEADERS, numbers=(7, 8), dates=(EVIDENCE_HEADERS.index("Collected at"),)),
+            self._evidence_rows(),
+        )
+
+    # --- sheets -----------------------------------------------------------
+
+    def _cover_rows(self) -> Iterator[tuple[Any, ...]]:
+        d = self.data
+        yield ("Run", "Organization", d.organization)
+        yield ("Run", "Audit period start", d.period_start)
+        yield ("Run", "Audit period end", d.period_end)
+        yield ("Run", "Run ID", d.run_id)
+        yield ("Run", "Started (UTC)", d.started_at)
+        yield ("Run", "Finished (UTC)", d.finished_at)
+        yield ("Run", "Tool version", d.tool_version)
+        yield ("Run", "Config SHA-256", d.config_sha256)
+        yield ("Run", "Time zone", "All dates and times in this workbook are UTC.")
+        yield from self._scope_rows()
+        for account, caller in d.callers.items():
+            failed = str(caller).startswith("error")
+            yield ("Caller identity", f"Account {account}", _Styled(caller, fill="FFC7CE" if failed else None))
+        yield ("Totals", "Controls", len(self.control_ids))
+        by_control_status: dict[str, int] = {}
+        for cid in self.control_ids:
+            s = self._control_status(cid)
+            by_control_status[s] = by_control_status.get(s, 0) + 1
+        for s in (*ControlStatus, NOT_EVALUATED):
+            if s in by_control_status or s in CONTROL_STATUS_COLORS:
+                yield ("Totals", f"Controls {s}", by_control_status.get(s, 0))
+        yield ("Totals", "Findings", len(d.findings))
+        counts = _count_statuses(d.findings)
+        for s in Status:
+            yield ("Totals", f"Findings {s}", counts[s])
+        yield ("Totals", "Evidence files", len(d.evidence_files))
+        yield ("Totals", "Evidence records (API answers)", sum(e.records for e in d.evidence_files))
+        yield ("Totals", "Evidence records that failed", sum(e.errors for e in d.evidence_files))
+        for s in Status:
+            yield ("Check status (per resource)", _Styled(str(s), fill=STATUS_COLORS[s]), STATUS_MEANINGS[s])
+        for cs in ControlStatus:
+            yield ("Control status", _Styled(str(cs), fill=CONTROL_STATUS_COLORS[cs]), CONTROL_STATUS_MEANINGS[cs])
+
+    def _scope_rows(self) -> Iterator[tuple[Any, ...]]:
+        scope = self.data.scope
+        labels = {"aws_accounts": "AWS account", "gcp_projects": "GCP project", "endpoints": "Endpoint"}
+        for key in (*labels, *(k for k in scope if k not in labels)):
+            entries = scope.get(key)
+            label = labels.get(key, key)
+            if entries is None or entries == [] or entries == ():
+                yield ("Scope", label, "none")
+            elif isinstance(entries, list | tuple):
+                for entry in entries:
+                    yield ("Scope", label, _describe(entry))
+            else:
+                yield ("Scope", label, _describe(entries))
+
+    def _summary_rows(self) -> Iterator[tuple[Any, ...]]:
+        for cid in self.control_ids:
+            result = self.results.get(cid)
+            info = self.infos.get(cid)
+            title = info.title if info else (result.title if result else "")
+            criteria = info.criteria if info else (result.criteria if result else ())
+            counts = self._counts(cid)
+            status = self._control_status(cid)
+            yield (
+                _Styled(cid, location=sheet_ref(self.sheet_names[cid])),
+                title,
+                ", ".join(criteria),
+                _Styled(status, fill=CONTROL_STATUS_COLORS.get(status)),
+                *(counts[s] for s in Status),
+                sum(counts[s] for s in Status),
+            )
+
+    def _population_rows(self, cid: str) -> Iterator[tuple[Any, ...]]:
+        checks = self.data.checks
+        for f in self.population.get(cid, ()):
+            r = f.result
+            spec = checks.get(r.check_id)
+            yield (
+                r.account,
+                r.region,
+                r.resource_type,
+                r.resource_id,
+                r.check_id,
+                spec.title if spec else "",
+                str(spec.severity) if spec else "",
+                str(r.status),
+                _compact(r.observed),
+                _compact(r.expected),
+                r.reason,
+                f.evaluated_at,
+                "; ".join(e.path for e in r.evidence),
+                "; ".join(e.sha256 for e in r.evidence),
+            )
+
+    def _error_rows(self) -> Iterator[tuple[Any, ...]]:
+        for f in self.data.findings:
+            r = f.result
+            if r.status != Status.ERROR:
+                continue
+            obs = r.observed if isinstance(r.observed, Mapping) else {}
+            permission = obs.get("missing_permission")
+            if permission in (None, "", [], ()):
+                permission = obs.get("required_permission")
+            yield (
+                r.account,
+                r.region,
+                r.check_id,
+                r.resource_id,
+                _joined(obs.get("operation")),
+                _joined(obs.get("error_code")),
+                _joined(permission),
+                r.reason,
+            )
+
+    def _evidence_rows(self) -> Iterator[tuple[Any, ...]]:
+        for e in self.data.evidence_files:
+            yield (
+                e.path,
+                e.provider,
+                e.account,
+                e.region,
+                e.service,
+                e.operation,
+                e.parameters,
+                e.records,
+                e.errors,
+                e.sha256,
+                e.collected_at,
+            )
+
+    # --- helpers ----------------------------------------------------------
+
+    def _counts(self, cid: str) -> dict[str, int]:
+        result = self.results.get(cid)
+        if result is not None:
+            return {s: int(result.counts.get(str(s), 0)) for s in Status}
+        return _count_statuses(self.population.get(cid, ()))
+
+    def _control_status(self, cid: str) -> str:
+        result = self.results.get(cid)
+        if result is not None:
+            return str(result.status)
+        return NOT_EVALUATED if self.population.get(cid) else str(ControlStatus.NO_EVIDENCE)
+
+    def _table(
+        self,
+        title: str,
+        columns: Sequence[_Column],
+        rows: Iterable[Sequence[Any]],
+        *,
+        status_col: int | None = None,
+        tab_color: str | None = None,
+    ) -> None:
+        """Stream `rows` into a new sheet (and continuation sheets past Excel's row limit)."""
+        it = iter(rows)
+        sample = list(islice(it, WIDTH_SAMPLE_ROWS))
+        widths = _widths(columns, sample)
+        makers = [_MAKERS[c.kind] for c in columns]
+        ws = self._open_sheet(title, columns, widths, tab_color)
+        n = 0
+        for row in chain(sample, it):
+            if n + 1 >= MAX_SHEET_ROWS:
+                _close_table(ws, columns, n, status_col)
+                ws = self._open_sheet(sheet_title(title, self.taken), columns, widths, tab_color)
+                n = 0
+            ws.append([_cell(ws, make, value) for make, value in zip(makers, row, strict=True)])
+            n += 1
+        _close_table(ws, columns, n, status_col)
+
+    def _open_sheet(self, title: str, columns: Sequence[_Column], widths: Sequence[float], tab_color: str | None):
+        ws = self.wb.create_sheet(title)
+        # Views, column widths and sheet properties are written with the first
+        # row in write-only mode, so they are set before anything is appended.
+        ws.freeze_panes = "A2"
+        for i, width in enumerate(widths, 1):
+            ws.column_dimensions[get_column_letter(i)].width = width
+        if tab_color:
+            ws.sheet_properties.tabColor = tab_color
+        header = []
+        for col in columns:
+            cell = text_cell(ws, col.header)
+            cell.font = _HEADER_FONT
+            cell.fill = _HEADER_FILL
+            header.append(cell)
+        ws.append(header)
+        return ws
+
+
+def _close_table(ws: Any, columns: Sequence[_Column], n: int, status_col: int | None) -> None:
+    """Autofilter and conditional formatting are written after the rows: set them last."""
+    last_col = get_column_letter(len(columns))
+    ws.auto_filter.ref = f"A1:{last_col}{n + 1}"
+    if status_col is not None and n:
+        letter = get_column_letter(status_col + 1)
+        target = f"{letter}2:{letter}{n + 1}"
+        for status, color in STATUS_COLORS.items():
+            rule = CellIsRule(operator="equal", formula=[f'"{status}"'], fill=PatternFill("solid", bgColor=color))
+            ws.conditional_formatting.add(target, rule)
+
+
+def _columns(headers: Sequence[str], numbers: Iterable[int] = (), dates: Iterable[int] = ()) -> list[_Column]:
+    kinds = {i: NUMBER for i in numbers} | {i: DATETIME for i in dates}
+    return [_Column(h, kinds.get(i, TEXT)) for i, h in enumerate(headers)]
+
+
+def _number_cell(ws: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return text_value(ws, value)
+
+
+def _auto_cell(ws: Any, value: Any) -> Any:
+    if isinstance(value, date):
+        return datetime_cell(ws, value)
+    return _number_cell(ws, value)
+
+
+_MAKERS: dict[str, Callable[[Any, Any], Any]] = {
+    TEXT: text_value,
+    NUMBER: _number_cell,
+    DATETIME: datetime_cell,
+    AUTO: _auto_cell,
+}
+
+
+def _cell(ws: Any, make: Callable[[Any, Any], Any], value: Any) -> Any:
+    if not isinstance(value, _Styled):
+        return make(ws, value)
+    cell = make(ws, value.value)
+    if isinstance(cell, str):
+        cell = text_cell(ws, cell)
+    elif not isinstance(cell, Cell):
+        cell = WriteOnlyCell(ws, value=cell)
+    if value.fill:
+        cell.fill = _FILLS.get(value.fill) or PatternFill("solid", fgColor=value.fill)
+    if value.bold:
+        cell.font = _HEADER_FONT
+    if value.location:
+        cell.hyperlink = Hyperlink(ref="", location=value.location)
+        cell.font = _LINK_FONT
+    return cell
+
+
+def _widths(columns: Sequence[_Column], sample: Sequence[Sequence[Any]]) -> list[float]:
+    widths = []
+    for i, col in enumerate(columns):
+        longest = len(col.header) + 2  # bold header and the filter button
+        for row in sample:
+            longest = max(longest, _display_len(row[i]))
+        widths.append(float(min(MAX_WIDTH, max(MIN_WIDTH, longest + 2))))
+    return widths
+
+
+def _display_len(value: Any) -> int:
+    if isinstance(value, _Styled):
+        value = value.value
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return 19
+    if isinstance(value, date):
+        return 10
+    if isinstance(value, str) and len(value) > 20 and value[:4].isdigit() and value.endswith("Z"):
+        return 19  # an ISO timestamp, shown as yyyy-mm-dd hh:mm:ss
+    text = str(value)
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def _compact(value: Any) -> str | None:
+    """Observed/expected as the auditor reads them: strings as is, anything else as compact JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _joined(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    return _compact(value)
+
+
+def _describe(entry: Any) -> str:
+    """One scope entry (account, project, endpoint) as a line of text."""
+    if isinstance(entry, Mapping):
+        ident = entry.get("id")
+        name = entry.get("name")
+        head = str(ident) if ident not in (None, "") else ""
+        if name not in (None, "") and name != ident:
+            head = f"{head} ({name})" if head else str(name)
+        rest = [f"{k}: {_describe(v)}" for k, v in entry.items() if k not in ("id", "name")]
+        return "; ".join(p for p in (head, *rest) if p)
+    if isinstance(entry, list | tuple | set | frozenset):
+        return ", ".join(_describe(v) for v in entry)
+    return str(entry)
+
+
+def _count_statuses(findings: Iterable[Finding]) -> dict[str, int]:
+    counts = {s: 0 for s in Status}
+    for f in findings:
+        counts[Status(f.result.status)] += 1
+    return counts
+
+
+def _index_by_control(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """Control id -> its findings, in findings order; a finding may be on several controls."""
+    index: dict[str, list[Finding]] = {}
+    for f in findings:
+        for cid in dict.fromkeys(f.control_ids):
+            index.setdefault(cid, []).append(f)
+    return index
+
+
+def _control_order(data: WorkbookInput) -> list[str]:
+    """Catalog order; then controls with results or findings but not in the catalog, so nothing is hidden."""
+    ids = [c.id for c in data.controls]
+    ids += [r.control_id for r in data.control_results]
+    ids += [cid for f in data.findings for cid in f.control_ids]
+    return list(dict.fromkeys(ids))
+
+
+def _discard_sheet_buffers(wb: Workbook) -> None:
+    """Close and remove the temp files openpyxl streams each write-only sheet into
+    (otherwise they stay in the temp dir until the process exits)."""
+    for ws in wb.worksheets:
+        rows = getattr(ws, "_rows", None)
+        writer = getattr(ws, "_writer", None)
+        with contextlib.suppress(Exception):
+            if rows is not None:
+                rows.close()
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+            with contextlib.suppress(Exception):
+                writer.cleanup()

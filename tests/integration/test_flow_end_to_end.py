@@ -1,0 +1,258 @@
+"""The real flow against moto's server over HTTP: Organizations discovery,
+assumed roles in three accounts, two regions, every encryption-at-rest check;
+then the outputs read back (findings, manifest, workbook) and re-evaluated."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from flows.demo.emulators import FaultRule, MotoEmulator
+from flows.demo.estate import DemoEstate, seed_demo_estate
+from flows.demo.run import write_demo_config
+from flows.evaluate import reevaluate
+from flows.run import RunOutcome, run_evidence
+from reports.atomic import sha256_file
+
+pytestmark = pytest.mark.integration
+
+AWS_CHECKS = {
+    "aws.s3.default_encryption",
+    "aws.s3.public_access_block",
+    "aws.ebs.default_encryption",
+    "aws.ebs.volume_encryption",
+    "aws.rds.storage_encryption",
+    "aws.dynamodb.encryption",
+    "aws.kms.key_rotation",
+}
+
+
+@pytest.fixture(scope="module")
+def estate(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory):
+    with MotoEmulator() as moto, moto.use_env():
+        yield moto, seed_demo_estate(moto.endpoint_url), tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def clean_run(estate: tuple[MotoEmulator, DemoEstate, Path]) -> RunOutcome:
+    _, demo, out = estate
+    config = write_demo_config(demo, out / "clean")
+    return run_evidence(config)
+
+
+def by_status(outcome: RunOutcome) -> Counter[str]:
+    return Counter(str(f.result.status) for f in outcome.findings)
+
+
+def test_every_account_region_and_check_is_assessed(clean_run: RunOutcome, estate) -> None:
+    _, demo, _ = estate
+    accounts = {f.result.account for f in clean_run.findings}
+    assert accounts == set(demo.accounts.values())
+    assert {f.result.check_id for f in clean_run.findings} == AWS_CHECKS
+    for check in ("aws.ebs.default_encryption",):
+        regions = {(f.result.account, f.result.region) for f in clean_run.findings if f.result.check_id == check}
+        assert regions == {(a, r) for a in demo.accounts.values() for r in ("us-east-1", "eu-west-1")}
+    counts = by_status(clean_run)
+    assert counts["pass"] > 0 and counts["fail"] > 0
+    assert counts["error"] == 0, [f.result.reason for f in clean_run.findings if f.result.status == "error"]
+
+
+def test_seeded_non_compliant_resources_fail_and_others_pass(clean_run: RunOutcome, estate) -> None:
+    _, demo, _ = estate
+    failing: dict[str, set[str]] = {}
+    for f in clean_run.findings:
+        if f.result.status == "fail":
+            failing.setdefault(f.result.check_id, set()).add(f.result.resource_id)
+    for check_id, bad in demo.expected["non_compliant"].items():
+        assert set(bad) <= failing.get(check_id, set()), check_id
+    # a compliant bucket passes the encryption check
+    passing = {
+        f.result.resource_id
+        for f in clean_run.findings
+        if f.result.check_id == "aws.s3.default_encryption" and f.result.status == "pass"
+    }
+    assert passing, "some buckets are encrypted in the demo estate"
+
+
+def test_findings_file_follows_the_contract(clean_run: RunOutcome) -> None:
+    lines = (clean_run.run_dir / "findings.jsonl").read_text().splitlines()
+    assert len(lines) == len(clean_run.findings)
+    first = json.loads(lines[0])
+    assert list(first) == [
+        "run_id",
+        "check_id",
+        "control_ids",
+        "criteria",
+        "provider",
+        "account",
+        "region",
+        "resource_type",
+        "resource_id",
+        "status",
+        "observed",
+        "expected",
+        "reason",
+        "evidence",
+        "evaluated_at",
+    ]
+    for line in lines:
+        row = json.loads(line)
+        assert row["run_id"] == clean_run.run_id
+        assert row["evaluated_at"].endswith("Z")
+        assert row["control_ids"], row["check_id"]
+        for ev in row["evidence"]:
+            assert sha256_file(clean_run.run_dir / ev["path"]) == ev["sha256"]
+
+
+def test_manifest_hashes_every_file_and_records_identity(clean_run: RunOutcome, estate) -> None:
+    _, demo, _ = estate
+    m = json.loads((clean_run.run_dir / "manifest.json").read_text())
+    assert m["status"] == "completed" and m["organization"] == demo.organization
+    for entry in m["evidence"]:
+        assert sha256_file(clean_run.run_dir / entry["path"]) == entry["sha256"]
+        assert entry["records"] >= 1
+    assert sha256_file(clean_run.run_dir / "findings.jsonl") == m["outputs"]["findings"]["sha256"]
+    assert sha256_file(clean_run.workbook) == m["outputs"]["workbook"]["sha256"]
+    for account in demo.accounts.values():
+        assert m["callers"][account].startswith(f"arn:aws:sts::{account}:assumed-role/{demo.role_name}/")
+    assert {c["status"] for c in m["collectors"]} == {"ok"}
+    assert m["prefect"]["flow_run_id"]
+    assert m["config_sha256"] and len(m["config_sha256"]) == 64
+    # the ListAccounts answer itself is evidence
+    assert any(e["operation"] == "ListAccounts" for e in m["evidence"])
+
+
+def test_evaluate_reproduces_findings_from_stored_evidence(clean_run: RunOutcome) -> None:
+    again = reevaluate(clean_run.run_dir)
+    assert again.problems == [] and again.differences == []
+    assert again.identical
+
+
+def test_evaluate_detects_tampered_evidence(clean_run: RunOutcome, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / clean_run.run_id
+    shutil.copytree(clean_run.run_dir, copy)
+    target = next(p for p in (copy / "evidence").rglob("GetBucketEncryption.json"))
+    payload = json.loads(target.read_text())
+    for call in payload["calls"]:
+        call["error"] = None
+        call["response"] = {
+            "ServerSideEncryptionConfiguration": {
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            }
+        }
+    target.write_text(json.dumps(payload))
+    again = reevaluate(copy)
+    assert not again.identical
+    assert any("GetBucketEncryption.json: SHA-256 differs" in p for p in again.problems)
+
+
+def test_workbook_content(clean_run: RunOutcome) -> None:
+    wb = openpyxl.load_workbook(clean_run.workbook)
+    names = wb.sheetnames
+    assert names[0] == "Cover" and names[1] == "Summary"
+    assert {"ENC-01", "ENC-02", "NET-01", "Errors", "Evidence index"} <= set(names)
+    summary = pd.read_excel(clean_run.workbook, sheet_name="Summary")
+    by_id = {r["Control ID"]: r for r in summary.to_dict("records")}
+    for ctl in clean_run.controls:
+        row = by_id[ctl.control_id]
+        assert row["Status"] == str(ctl.status)
+        assert row["Fail"] == ctl.counts["fail"] and row["Pass"] == ctl.counts["pass"]
+    enc = pd.read_excel(clean_run.workbook, sheet_name="ENC-01")
+    expected_rows = sum(1 for f in clean_run.findings if "ENC-01" in f.control_ids)
+    header_row = enc.index[enc.iloc[:, 0] == "Account"]
+    if len(header_row):  # a title block above the table
+        enc = pd.read_excel(clean_run.workbook, sheet_name="ENC-01", header=int(header_row[0]) + 1)
+    assert len(enc) == expected_rows
+    index = pd.read_excel(clean_run.workbook, sheet_name="Evidence index")
+    assert len(index) == len(json.loads((clean_run.run_dir / "manifest.json").read_text())["evidence"])
+
+
+def test_hostile_cloud_text_is_never_a_formula(clean_run: RunOutcome, estate) -> None:
+    _, demo, _ = estate
+    hostile = demo.expected["hostile_text"]
+    with zipfile.ZipFile(clean_run.workbook) as z:
+        sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/")]
+        xml = "".join(z.read(n).decode() for n in sheets)
+        shared = z.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in z.namelist() else ""
+    assert "<f>" not in xml and "<f " not in xml
+    wb = openpyxl.load_workbook(clean_run.workbook)
+    seen = set()
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    for text in hostile:
+                        # as plain text, or inside the Observed column's JSON
+                        if text in cell.value or json.dumps(text)[1:-1] in cell.value:
+                            seen.add(text)
+    assert seen == set(hostile), f"hostile strings should be visible as text: {set(hostile) - seen}"
+    _ = shared
+
+
+@pytest.fixture(scope="module")
+def faulty_run(estate, clean_run: RunOutcome) -> RunOutcome:
+    moto, demo, out = estate
+    staging_role = f"arn:aws:iam::{demo.accounts['staging']}:role/{demo.role_name}"
+    bucket = demo.expected["probe_bucket"]
+    moto.add_fault(FaultRule("AssumeRole", match=staging_role))
+    moto.add_fault(FaultRule("GetBucketEncryption", match=bucket))
+    try:
+        return run_evidence(write_demo_config(demo, out / "faulty"))
+    finally:
+        moto.clear_faults()
+
+
+def test_unassumable_account_is_error_with_permission_and_others_complete(
+    faulty_run: RunOutcome, clean_run: RunOutcome, estate
+) -> None:
+    _, demo, _ = estate
+    staging = demo.accounts["staging"]
+    st = [f for f in faulty_run.findings if f.result.account == staging]
+    assert st and {str(f.result.status) for f in st} == {"error"}
+    assert {f.result.check_id for f in st} == AWS_CHECKS
+    for f in st:
+        assert f.result.observed["missing_permission"] == "sts:AssumeRole"
+        assert "AccessDenied" in f.result.reason
+
+    # other accounts: same population as the clean run
+    def others(o: RunOutcome) -> set[tuple[str, str, str]]:
+        return {
+            (f.result.check_id, f.result.account, f.result.resource_id)
+            for f in o.findings
+            if f.result.account != staging
+        }
+
+    assert others(faulty_run) == others(clean_run)
+    m = json.loads((faulty_run.run_dir / "manifest.json").read_text())
+    assert m["callers"][staging].startswith("error: AccessDenied")
+
+
+def test_access_denied_on_one_bucket_is_error_naming_the_permission(faulty_run: RunOutcome, estate) -> None:
+    _, demo, _ = estate
+    bucket = demo.expected["probe_bucket"]
+    rows = [
+        f
+        for f in faulty_run.findings
+        if f.result.check_id == "aws.s3.default_encryption" and f.result.resource_id == bucket
+    ]
+    assert len(rows) == 1
+    r = rows[0].result
+    assert r.status == "error"
+    assert r.observed["missing_permission"] == "s3:GetEncryptionConfiguration"
+    assert "s3:GetEncryptionConfiguration" in r.reason
+    wb = openpyxl.load_workbook(faulty_run.workbook, read_only=True)
+    errors = [row for row in wb["Errors"].iter_rows(values_only=True)]
+    assert any(bucket in map(str, row) and "s3:GetEncryptionConfiguration" in map(str, row) for row in errors)
+
+
+def test_faulty_run_is_also_reproducible(faulty_run: RunOutcome) -> None:
+    assert reevaluate(faulty_run.run_dir).identical

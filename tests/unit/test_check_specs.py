@@ -1,0 +1,49 @@
+"""Every registered check declares usable metadata, consistent with its collector."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectors.registry import BUILTIN_MODULES, checks, collectors
+
+CHECKS = checks()
+EXPECTED_CHECKS = {
+    "aws.s3.default_encryption",
+    "aws.s3.public_access_block",
+    "aws.ebs.default_encryption",
+    "aws.ebs.volume_encryption",
+    "aws.rds.storage_encryption",
+    "aws.dynamodb.encryption",
+    "aws.kms.key_rotation",
+}
+
+
+def test_builtin_modules_register_the_expected_checks():
+    assert set(CHECKS) >= EXPECTED_CHECKS
+    assert {"collectors.aws.ebs", "collectors.aws.rds", "collectors.aws.dynamodb", "collectors.aws.kms"} <= set(
+        BUILTIN_MODULES
+    )
+
+
+@pytest.mark.parametrize("check_id", sorted(CHECKS))
+def test_check_spec_is_complete_and_permissions_are_collected(check_id):
+    check = CHECKS[check_id]
+    spec = check.spec
+    assert spec.id == check_id
+    for field in ("title", "description", "remediation", "resource_type"):
+        assert getattr(spec, field).strip(), f"{check_id}: empty {field}"
+    assert spec.permissions, f"{check_id}: no permissions"
+    collector = collectors().get(check.collector)
+    assert collector is not None, f"{check_id}: unknown collector {check.collector}"
+    assert check_id.startswith(collector.id + "."), check_id
+    missing = set(spec.permissions) - set(collector.operations.values())
+    assert not missing, f"{check_id}: permissions not requested by {collector.id}: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("collector_id", ["aws.ebs", "aws.rds", "aws.dynamodb", "aws.kms"])
+def test_new_collectors_run_per_region_and_are_used(collector_id):
+    spec = collectors()[collector_id]
+    assert spec.per_region is True
+    assert spec.provider == "aws"
+    used = {p for c in CHECKS.values() if c.collector == collector_id for p in c.spec.permissions}
+    assert used == set(spec.operations.values()), "an operation is fetched that no check needs (or vice versa)"
