@@ -146,7 +146,7 @@ def dynamodb_encryption(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[C
     if failed is not None:
         yield ctx.error(failed, evidence=list_ev, expected=expected)
     for name in _tables(bundle):
-        ev = bundle.refs_for(("dynamodb", "ListTables"), ("dynamodb", "DescribeTable"), ("kms", "DescribeKey"))
+        ev = bundle.refs_for(("dynamodb", "ListTables"), ("dynamodb", "DescribeTable"))
         call = bundle.find("dynamodb", "DescribeTable", TableName=name)
         if call is None:
             call = _not_collected("DescribeTable", {"TableName": name}, f"table {name}")
@@ -156,6 +156,8 @@ def dynamodb_encryption(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[C
         table = (call.response or {}).get("Table") or {}
         sse = table.get("SSEDescription") or {}
         key_type, verified, key_error = _key_type(table, bundle)
+        if _kms_key_arn(table):  # the key's DescribeKey answer is part of this table's evidence
+            ev += bundle.ref("kms", "DescribeKey")
         observed = {
             "encrypted_at_rest": True,
             "key_type": key_type,

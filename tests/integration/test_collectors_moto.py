@@ -8,9 +8,9 @@ AWS_ENDPOINT_URL), and asserts the result of every check for every resource.
 Limitations found while writing this (moto 5.2.5, botocore 1.44.8):
 
 - s3control: botocore's s3control endpoint rules put "<AccountId>." in front of
-  any endpoint override ("http://123456789012.127.0.0.1:PORT"), and
-  Config(inject_host_prefix=False) does not stop it, so the host cannot resolve.
-  Not a moto gap: the session below strips the prefix (AwsFetchContext does not).
+  any endpoint override ("http://123456789012.127.0.0.1:PORT"; not a moto gap);
+  AwsFetchContext strips it (collectors.aws.base.strip_account_host_prefix) and
+  the seeding below uses the same helper.
 - s3 ListBuckets: no BucketRegion in the answer (so the collector falls back to
   one GetBucketLocation per bucket), and MaxBuckets truncates the list without
   returning a ContinuationToken.
@@ -31,13 +31,12 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from urllib.request import Request, urlopen
 
 import boto3
 import pytest
 
-from collectors.aws.base import GLOBAL_REGION, AwsFetchContext, AwsTuning, classify_error
+from collectors.aws.base import GLOBAL_REGION, AwsFetchContext, AwsTuning, classify_error, strip_account_host_prefix
 from collectors.evidence import Recorder, Scope
 from collectors.registry import checks_for, collectors
 from controls import CheckResult, Status
@@ -51,19 +50,6 @@ BULK_REGION = "us-west-2"  # >100 tables / instances: real pagination
 BULK = 101
 AS_OF = datetime(2025, 6, 30, tzinfo=UTC)
 PAB_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
-
-
-def _strip_account_host_prefix(request: Any, **_: Any) -> None:
-    parts = urlsplit(request.url)
-    label, _, rest = parts.netloc.partition(".")
-    if label == ACCOUNT and rest:
-        request.url = urlunsplit(parts._replace(netloc=rest))
-
-
-def _session() -> boto3.Session:
-    session = boto3.Session()
-    session.events.register("before-sign.s3-control", _strip_account_host_prefix)
-    return session
 
 
 def _reset(endpoint: str) -> None:
@@ -100,7 +86,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def estate(moto_endpoint: str) -> dict[str, Any]:
     """Seed every service once; returns the generated identifiers the tests need."""
-    session = _session()
+    session = boto3.Session()
     out: dict[str, Any] = {}
 
     # S3: account-level BPA misses RestrictPublicBuckets
@@ -122,7 +108,7 @@ def estate(moto_endpoint: str) -> dict[str, Any]:
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
-    session.client("s3control", region_name="us-east-1").put_public_access_block(
+    strip_account_host_prefix(session.client("s3control", region_name="us-east-1")).put_public_access_block(
         AccountId=ACCOUNT, PublicAccessBlockConfiguration={**PAB_ALL, "RestrictPublicBuckets": False}
     )
 
@@ -216,7 +202,7 @@ def collect(collector_id: str, region: str) -> Recorder:
     recorder = Recorder(Scope("aws", ACCOUNT, scope_region, collector_id), spec.operations, classify_error)
     # one attempt: moto answers unimplemented actions with HTTP 500, which would be retried with backoff
     tuning = AwsTuning(max_attempts=1, concurrency=4)
-    spec.fetch(AwsFetchContext(_session(), ACCOUNT, scope_region, recorder, tuning))
+    spec.fetch(AwsFetchContext(boto3.Session(), ACCOUNT, scope_region, recorder, tuning))
     return recorder
 
 

@@ -22,7 +22,7 @@ MISSING = object()
 
 
 def with_sse(name: str, **sse: Any) -> dict[str, Any]:
-    """A table fixture with SSEDescription fields replaced (None removes the description)."""
+    """A table fixture with its SSEDescription replaced (no fields: no SSEDescription at all)."""
     table = copy.deepcopy(TABLES[name])
     if not sse:
         table["Table"].pop("SSEDescription", None)
@@ -66,6 +66,7 @@ def test_key_types_over_two_pages_all_pass_by_default():
     assert events.observed["encrypted_at_rest"] is True
     assert events.observed["kms_key_arn"] is None
     assert "aws owned key" in events.reason
+    assert ref_ops(events) == {"dynamodb.ListTables", "dynamodb.DescribeTable"}
 
     orders = results["orders"]
     assert orders.status == Status.PASS
