@@ -40,6 +40,9 @@ ORG_OPERATIONS = {
 }
 
 
+ORGANIZATION_REGION = "organization"
+
+
 def role_arn_for(account_id: str, role_name: str, partition: str = "aws") -> str:
     return f"arn:{partition}:iam::{account_id}:role/{role_name}"
 
@@ -54,7 +57,9 @@ def discover_accounts(
     who = ident.call("sts", "GetCallerIdentity", sts.get_caller_identity)
     management = str((who.response or {}).get("Account", "management")) if who.ok else "management"
     partition = str((who.response or {}).get("Arn", "arn:aws:")).split(":")[1] if who.ok else "aws"
-    rec = Recorder(Scope("aws", management, "global", "aws.organizations"), ORG_OPERATIONS, classify_error)
+    # region "organization": the discovery's own evidence folder, apart from
+    # the management account's per-account evidence under "global"
+    rec = Recorder(Scope("aws", management, ORGANIZATION_REGION, "aws.organizations"), ORG_OPERATIONS, classify_error)
     for call in ident.bundle.all("sts", "GetCallerIdentity"):
         rec.bundle.add(call)
     org = session.client("organizations", config=tuning.botocore_config())

@@ -9,6 +9,7 @@ findings.jsonl, controls.json, the workbook and, last, manifest.json.
 from __future__ import annotations
 
 import platform
+from collections import Counter
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -234,6 +235,9 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
     for o in outcomes:
         evidence_files += o.evidence
         api_calls += o.api_calls
+    paths = Counter(e["path"] for e in evidence_files)
+    if clashes := [p for p, n in paths.items() if n > 1]:
+        raise RuntimeError(f"internal error: evidence files written twice in one run: {clashes[:5]}")
     evaluated_at = iso(as_of)
     findings = sort_findings([_finding(run_id, r, catalog, evaluated_at) for o in outcomes for r in o.results])
     results = control_results(catalog, findings)

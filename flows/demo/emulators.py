@@ -10,6 +10,14 @@ The wrapper names each request's API operation from the raw HTTP request
 sub-resource for S3 and S3 Control) and answers injected faults in the error
 format botocore parses for that protocol, so boto3 raises the usual
 ClientError and its retry modes treat throttling as they would against AWS.
+
+Gaps in moto 5.2 that the wrapper covers: ec2:GetEbsDefaultKmsKeyId is
+answered from moto's EC2 backend (alias/aws/ebs unless a default key was set);
+any other operation moto lacks answers a 501 "NotImplemented" in the
+protocol's format instead of an HTML 500 that botocore would retry.
+
+moto keeps its state per process: every MotoEmulator in one process serves
+the same accounts and resources (reset() clears them for all).
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from werkzeug.wsgi import get_input_stream
 __all__ = ["ENV_UNSET", "FaultRule", "MotoEmulator", "RequestInfo", "identify", "s3control_direct_host"]
 
 DEFAULT_REGION = "us-east-1"
+log = logging.getLogger(__name__)
 # Variables that would point boto3 at a real profile or role; use_env() removes them.
 ENV_UNSET = (
     "AWS_PROFILE",
@@ -98,13 +107,17 @@ _S3CONTROL = {  # (method, path after /v20180820/) -> operation
 
 
 def _scope(environ: dict[str, Any]) -> tuple[str, str]:
-    """(region, service) from the SigV4 Authorization header, ("", "") if unsigned."""
+    """(region, service) from the SigV4 Authorization header or a presigned URL, ("", "") if unsigned.
+    SigV2 (header "AWS key:sig" or a presigned ?AWSAccessKeyId=&Signature= URL) is S3's alone today."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if auth.startswith("AWS ") or ("AWSAccessKeyId" in query and "Signature" in query):
+        return "", "s3"
     try:
-        credential = auth.split("Credential=", 1)[1].split(",", 1)[0]
-        _, _, region, service, _ = credential.split("/")
+        credential = auth.split("Credential=", 1)[1].split(",", 1)[0] if "Credential=" in auth else ""
+        _, _, region, service, _ = (credential or query.get("X-Amz-Credential", [""])[0]).split("/")
         return region, service.lower()
-    except (IndexError, ValueError):
+    except ValueError:
         return "", ""
 
 
@@ -210,6 +223,43 @@ def _error_response(protocol: str, rule: FaultRule) -> tuple[list[tuple[str, str
 # ---------------------------------------------------------------- the WSGI wrapper
 
 
+def _account_of(environ: dict[str, Any]) -> str:
+    """The account moto serves this request as (MOTO_ACCOUNT_ID, x-moto-account-id, or the access key's)."""
+    from moto.iam.models import get_account_id_from
+
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        return environ["HTTP_X_MOTO_ACCOUNT_ID"]
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    access_key = auth.split("Credential=", 1)[-1].split("/", 1)[0] if "Credential=" in auth else ""
+    return get_account_id_from(access_key)
+
+
+def _get_ebs_default_kms_key_id(environ: dict[str, Any]) -> bytes:
+    """ec2:GetEbsDefaultKmsKeyId, which moto 5.2 lacks: the region's custom default key, else alias/aws/ebs."""
+    from moto.ec2.models import ec2_backends
+
+    region = _scope(environ)[0] or DEFAULT_REGION
+    key = ec2_backends[_account_of(environ)][region].default_kms_key_id or "alias/aws/ebs"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><GetEbsDefaultKmsKeyIdResponse '
+        'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>emulator</requestId>'
+        f"<kmsKeyId>{escape(key)}</kmsKeyId></GetEbsDefaultKmsKeyIdResponse>"
+    ).encode()
+
+
+# Operations moto does not implement that the collectors call: (service, operation) -> XML answer.
+_SHIMS = {("ec2", "GetEbsDefaultKmsKeyId"): _get_ebs_default_kms_key_id}
+_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 501: "Not Implemented"}
+
+
+def _answer_error(environ: dict[str, Any], start_response: Any, protocol: str, rule: FaultRule) -> list[bytes]:
+    headers, payload = _error_response(protocol, rule)
+    start_response(f"{rule.status} {_REASONS.get(rule.status, 'Error')}", headers)
+    return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
+
+
 class _Middleware:
     def __init__(self, app: Any, emulator: MotoEmulator) -> None:
         self.app = app
@@ -227,12 +277,21 @@ class _Middleware:
         environ.pop("wsgi.input_terminated", None)
         info = identify(environ, body)
         rule = self.emulator._record(info, _haystack(environ, body))
-        if rule is None:
+        if rule is not None:
+            return _answer_error(environ, start_response, info.protocol, rule)
+        shim = _SHIMS.get((info.service, info.operation))
+        if shim is not None:
+            payload = shim(environ)
+            start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
+            return [payload]
+        try:
             return self.app(environ, start_response)
-        headers, payload = _error_response(info.protocol, rule)
-        reason = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}
-        start_response(f"{rule.status} {reason.get(rule.status, 'Error')}", headers)
-        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
+        except NotImplementedError as exc:
+            # moto raises this for operations it lacks; werkzeug would answer an HTML 500, which botocore
+            # retries with backoff. A 501 in the protocol's format fails fast and names the gap.
+            log.warning("moto does not implement %s: %s", info.operation, exc)
+            missing = FaultRule(info.operation, code="NotImplemented", status=501, message=f"moto: {exc}")
+            return _answer_error(environ, start_response, info.protocol, missing)
 
 
 def _haystack(environ: dict[str, Any], body: bytes) -> str:

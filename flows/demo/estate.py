@@ -15,9 +15,9 @@ process shares it (call MotoEmulator.reset() for a clean slate).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -200,17 +200,11 @@ class ScaleEstate:
 # ---------------------------------------------------------------- sessions, clients, bookkeeping
 
 
-_SHARED: list[boto3.Session] = []
-_SHARED_LOCK = threading.Lock()
-
-
+@functools.cache
 def _shared_session() -> boto3.Session:
     """One boto3 session for every seeding client, so service models are parsed once
     (a new session re-reads them: ~0.1 s per EC2 client); credentials are passed per client."""
-    with _SHARED_LOCK:
-        if not _SHARED:
-            _SHARED.append(boto3.Session(region_name="us-east-1"))
-        return _SHARED[0]
+    return boto3.Session(region_name="us-east-1")
 
 
 def _credentials(endpoint_url: str, account_id: str) -> dict[str, str]:
@@ -439,7 +433,8 @@ def seed_dynamodb(acct: _Account, ledger: _Ledger, keys: dict[str, str]) -> None
 
 
 def seed_demo_estate(endpoint_url: str) -> DemoEstate:
-    """Seed Dexo.chat's organization into a moto server (state from earlier seeding is not removed)."""
+    """Seed Dexo.chat's organization into a moto server at endpoint_url (~100 requests, a few seconds).
+    Bucket names are global: seed once per moto state (MotoEmulator.reset() before seeding again)."""
     org_id, member_ids = seed_organization(endpoint_url, list(MEMBERS.values()))
     accounts = {"management": MANAGEMENT_ACCOUNT, **dict(zip(MEMBERS, member_ids, strict=True))}
     ledger = _Ledger()

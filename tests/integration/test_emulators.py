@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -287,3 +289,36 @@ def test_stop_frees_the_port_and_restart_works() -> None:
     with MotoEmulator(latency_seconds=0.01) as again:
         assert again.endpoint_url != url or again.port == emulator.port
         assert client(again, "sts").get_caller_identity()["Account"] == "123456789012"
+
+
+def test_ebs_default_kms_key_id_is_answered_for_moto(aws: MotoEmulator) -> None:
+    ec2 = client(aws, "ec2", "eu-west-1")
+    assert ec2.get_ebs_default_kms_key_id()["KmsKeyId"] == "alias/aws/ebs"  # AWS's answer with no custom key
+    key = client(aws, "kms", "eu-west-1").create_key(Description="ebs default")["KeyMetadata"]["Arn"]
+    ec2.modify_ebs_default_kms_key_id(KmsKeyId=key)
+    assert ec2.get_ebs_default_kms_key_id()["KmsKeyId"] == key
+    assert client(aws, "ec2", "us-east-1").get_ebs_default_kms_key_id()["KmsKeyId"] == "alias/aws/ebs"
+    assert aws.counts()["GetEbsDefaultKmsKeyId"] == 3
+
+
+def test_operations_moto_lacks_fail_fast_without_retries(aws: MotoEmulator) -> None:
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        client(aws, "ec2").get_snapshot_block_public_access_state()
+    assert error_code(exc) == "NotImplemented"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert aws.counts()["GetSnapshotBlockPublicAccessState"] == 1  # not retried as a 500 would be
+
+
+def test_presigned_urls_are_identified_and_faultable(aws: MotoEmulator) -> None:
+    s3 = client(aws, "s3")
+    s3.create_bucket(Bucket="emu-presigned")
+    s3.put_object(Bucket="emu-presigned", Key="invoice.pdf", Body=b"%PDF")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "emu-presigned", "Key": "invoice.pdf"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=10) as answer:
+        assert answer.read() == b"%PDF"
+    aws.add_fault(FaultRule("GetObject", match="invoice.pdf", service="s3"))
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        opener.open(url, timeout=10)
+    assert exc.value.code == 403 and b"<Code>AccessDenied</Code>" in exc.value.read()
+    assert aws.counts()["GetObject"] == 2

@@ -256,3 +256,40 @@ def test_access_denied_on_one_bucket_is_error_naming_the_permission(faulty_run: 
 
 def test_faulty_run_is_also_reproducible(faulty_run: RunOutcome) -> None:
     assert reevaluate(faulty_run.run_dir).identical
+
+
+def test_a_crashed_run_leaves_no_manifest_or_workbook_and_is_never_a_baseline(
+    estate, clean_run: RunOutcome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reports.store import completed_runs
+
+    _, demo, out = estate
+    config = write_demo_config(demo, out / "crash")
+    first = run_evidence(config)
+
+    import dataclasses
+
+    from controls import CheckResult, Finding, Status
+    from reports import workbook
+
+    real_writer = workbook.write_workbook
+
+    def die_midway(path: Path, data: workbook.WorkbookInput) -> None:
+        # a finding the writer cannot serialise, late in the population: the
+        # real writer fails after it has written several sheets
+        poison = Finding(data.run_id, CheckResult("aws.kms.key_rotation", "aws", "1", "r", "T", "zzz", Status.FAIL,
+                                                  object(), {}, ""), ("ENC-02",), ("CC6.1",), "2026-01-01T00:00:00Z")
+        real_writer(path, dataclasses.replace(data, findings=[*data.findings, poison]))
+
+    monkeypatch.setattr("flows.report.write_workbook", die_midway)
+    with pytest.raises(TypeError):
+        run_evidence(config)
+    monkeypatch.undo()
+    crashed = [p for p in (out / "crash" / "runs").iterdir() if p.name != first.run_id]
+    assert len(crashed) == 1
+    assert not (crashed[0] / "manifest.json").exists()
+    assert not list(crashed[0].glob("*.xlsx")) and not list(crashed[0].glob(".*.tmp"))
+    assert [r.run_id for r in completed_runs(out / "crash")] == [first.run_id]
+    third = run_evidence(config)
+    assert third.manifest["previous_run"] == first.run_id
+    assert third.manifest["previous_manifest_sha256"] == sha256_file(first.run_dir / "manifest.json")
