@@ -55,6 +55,10 @@ class CollectorSpec:
     operations: Mapping[str, str]  # "service:Operation" -> IAM permission it needs
     fetch: Callable[[FetchContext], None]
     description: str = ""
+    # error codes that are an answer, not a failure: "this is not configured"
+    # (e.g. S3's NoSuchPublicAccessBlockConfiguration); recorded as they came,
+    # but they do not make the collector's status partial
+    absent_codes: frozenset[str] = frozenset()
 
 
 class CheckContext:

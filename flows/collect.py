@@ -50,12 +50,24 @@ class ScopeOutcome:
         }
 
 
+def evidence_file_for(scope: Scope, service: str, operation: str) -> str:
+    """evidence/<provider>/<account>/<region>/<collector>/<call>.json, where
+    <call> is the operation, prefixed by its API service when the collector
+    reads another service's API (e.g. dynamodb/kms.DescribeKey.json), so that
+    two collectors never write the same file."""
+    short = scope.collector.split(".", 1)[-1]
+    spec = collectors().get(scope.collector)
+    primary = spec.service if spec else short
+    call = operation if service == primary else f"{service}.{operation}"
+    return evidence_path(scope.provider, scope.account, scope.region, short, call)
+
+
 def write_bundle(bundle: EvidenceBundle, writer: RunWriter) -> list[dict[str, Any]]:
     """Write one file per (service, operation) and point the bundle at them."""
     files = []
     s = bundle.scope
     for service, operation in bundle.operations():
-        rel = evidence_path(s.provider, s.account, s.region, service, operation)
+        rel = evidence_file_for(s, service, operation)
         payload = bundle.file_payload(service, operation)
         ref = writer.write_json(rel, payload)
         bundle.refs[(service, operation)] = ref
@@ -145,7 +157,9 @@ def collect_scope(
     spec.fetch(AwsFetchContext(session, account, region, recorder, tuning))
     files = write_bundle(recorder.bundle, RunWriter(Path(run_path)))
     results = evaluate_bundle(recorder.bundle, checks_for(collector_id), thresholds, as_of)
-    failed = sum(1 for calls in recorder.bundle.calls.values() for c in calls if not c.ok)
+    failed = sum(
+        1 for calls in recorder.bundle.calls.values() for c in calls if c.error and c.error.code not in spec.absent_codes
+    )
     status = "ok" if failed == 0 else ("partial" if failed < recorder.api_calls else "error")
     return ScopeOutcome(
         scope,

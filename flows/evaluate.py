@@ -105,4 +105,6 @@ def reevaluate(run_dir: Path) -> Reevaluation:
                 differences.append(f"only in findings.jsonl: {' '.join(k)}")
             elif a.to_json() != b.to_json():
                 differences.append(f"differs: {' '.join(k)}: stored {a.result.status}, re-evaluated {b.result.status}")
+    if not identical and not differences:
+        differences.append("same findings, different bytes (ordering or formatting of findings.jsonl)")
     return Reevaluation(run_id, findings, len(manifest["evidence"]), identical and not problems, problems, differences)

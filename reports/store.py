@@ -51,8 +51,25 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False, default=str).encode()
 
 
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [_sorted_keys(v) for v in value]
+    return value
+
+
+def finding_line(finding: Finding) -> str:
+    """One findings.jsonl line: the contract's field order at the top level,
+    nested objects with sorted keys, so the same finding is the same bytes."""
+    row = finding.to_json()
+    row["observed"] = _sorted_keys(row["observed"])
+    row["expected"] = _sorted_keys(row["expected"])
+    return json.dumps(row, ensure_ascii=False, default=str)
+
+
 def findings_bytes(findings: Iterable[Finding]) -> bytes:
-    lines = [json.dumps(f.to_json(), ensure_ascii=False, sort_keys=False, default=str) for f in findings]
+    lines = [finding_line(f) for f in findings]
     return ("\n".join(lines) + "\n").encode() if lines else b""
 
 

@@ -71,6 +71,7 @@ register_collector(
         operations=OPERATIONS,
         fetch=fetch,
         description="S3 buckets (global listing) and account-level Block Public Access",
+        absent_codes=frozenset({NO_ENCRYPTION_CONFIG, NO_PUBLIC_ACCESS_BLOCK}),
     )
 )
 
