@@ -4,8 +4,9 @@ Seeds 500 S3 buckets, 1,000 EBS volumes and 200 RDS instances over
 2 accounts x 2 regions, injects 50 ms of latency per request, then runs the
 real flow (Prefect, assumed roles, evidence store, workbook) twice in the
 same process: at the default concurrency and at concurrency 1. Prints wall
-time, API calls (counted at the emulator), resources per second, peak RSS,
-and the API calls each operation cost per resource.
+time, API calls (counted at the emulator), resources per second, the peak
+RSS of the tool's process (moto runs in a child process), and the API calls
+per operation.
 
     .venv/bin/python bench/bench_aws_collect.py [--latency-ms 50] [--buckets 500] ...
 """
@@ -28,9 +29,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from flows.demo.emulators import MotoEmulator  # noqa: E402
-from flows.demo.estate import seed_scale  # noqa: E402
-from flows.run import run_evidence  # noqa: E402
+from flows.demo.emulators import MotoProcess
+from flows.demo.estate import seed_scale
+from flows.run import run_evidence
 
 
 class PeakRss:
@@ -84,12 +85,21 @@ def main() -> int:
     args = ap.parse_args()
     regions = ["us-east-1", "eu-west-1"]
 
-    with MotoEmulator() as moto, moto.use_env(), tempfile.TemporaryDirectory() as tmp:
+    # moto runs in its own process: its CPU, GIL and memory are not the tool's
+    with MotoProcess() as moto, moto.use_env(), tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        estate = seed_scale(moto.endpoint_url, accounts=args.accounts, regions=regions, buckets=args.buckets,
-                            volumes=args.volumes, db_instances=args.db_instances)
-        print(f"seeded {args.buckets} buckets, {args.volumes} volumes, {args.db_instances} DB instances over "
-              f"{args.accounts} accounts x {len(regions)} regions in {time.perf_counter() - t:.1f}s")
+        estate = seed_scale(
+            moto.endpoint_url,
+            accounts=args.accounts,
+            regions=regions,
+            buckets=args.buckets,
+            volumes=args.volumes,
+            db_instances=args.db_instances,
+        )
+        print(
+            f"seeded {args.buckets} buckets, {args.volumes} volumes, {args.db_instances} DB instances over "
+            f"{args.accounts} accounts x {len(regions)} regions in {time.perf_counter() - t:.1f}s"
+        )
         config = write_config(Path(tmp) / "bench.yaml", list(estate.accounts), regions, Path(tmp) / "out")
 
         # warm-up: start Prefect's ephemeral server outside the measurement
@@ -106,17 +116,32 @@ def main() -> int:
                 outcome = run_evidence(config, concurrency=conc)
                 wall = time.perf_counter() - t
             counts = Counter(moto.counts())
-            resources = len({(f.result.account, f.result.resource_type, f.result.resource_id)
-                             for f in outcome.findings})
-            rows.append((label, wall, outcome.manifest["collection_seconds"], sum(counts.values()), resources,
-                         rss.peak, counts, outcome.manifest["orchestration"]))
+            resources = len(
+                {(f.result.account, f.result.resource_type, f.result.resource_id) for f in outcome.findings}
+            )
+            rows.append(
+                (
+                    label,
+                    wall,
+                    outcome.manifest["collection_seconds"],
+                    sum(counts.values()),
+                    resources,
+                    rss.peak,
+                    counts,
+                    outcome.manifest["orchestration"],
+                )
+            )
 
     print(f"\nlatency {args.latency_ms:.0f} ms per request\n")
-    print(f"{'mode':14} {'wall s':>8} {'collect s':>9} {'API calls':>9} {'resources':>9} {'res/s':>7} "
-          f"{'peak RSS MB':>11}  orchestration")
+    print(
+        f"{'mode':14} {'wall s':>8} {'collect s':>9} {'API calls':>9} {'resources':>9} {'res/s':>7} "
+        f"{'peak RSS MB':>11}  orchestration"
+    )
     for label, wall, collect, calls, res, peak, _, orch in rows:
-        print(f"{label:14} {wall:8.1f} {collect:9.1f} {calls:9d} {res:9d} {res / wall:7.1f} {peak / 2**20:11.0f}  "
-              f"{orch['max_workers']} tasks x {orch['per_task_concurrency']} calls")
+        print(
+            f"{label:14} {wall:8.1f} {collect:9.1f} {calls:9d} {res:9d} {res / wall:7.1f} {peak / 2**20:11.0f}  "
+            f"{orch['max_workers']} tasks x {orch['per_task_concurrency']} calls"
+        )
     if len(rows) == 2:
         print(f"\nspeed-up (wall): {rows[1][1] / rows[0][1]:.1f}x   (collection only: {rows[1][2] / rows[0][2]:.1f}x)")
     print("\nAPI calls per operation (default run):")

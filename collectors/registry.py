@@ -10,6 +10,7 @@ the catalog validation and the reports are all generated from here.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -165,13 +166,24 @@ class Check:
 _COLLECTORS: dict[str, CollectorSpec] = {}
 _CHECKS: dict[str, Check] = {}
 
-BUILTIN_MODULES: tuple[str, ...] = (
-    "collectors.aws.s3",
-    "collectors.aws.ebs",
-    "collectors.aws.rds",
-    "collectors.aws.dynamodb",
-    "collectors.aws.kms",
-)
+# Provider packages whose modules register collectors and checks on import.
+PROVIDER_PACKAGES: tuple[str, ...] = ("collectors.aws", "collectors.gcp", "collectors.endpoint")
+NOT_COLLECTORS = frozenset({"base"})  # shared plumbing modules of a provider package
+
+
+def builtin_modules() -> list[str]:
+    """Every collector module of the provider packages (new modules register
+    themselves by existing: no list to keep in sync)."""
+    out = []
+    for package in PROVIDER_PACKAGES:
+        try:
+            pkg = importlib.import_module(package)
+        except ModuleNotFoundError:
+            continue
+        for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+            if not info.name.startswith("_") and info.name not in NOT_COLLECTORS:
+                out.append(f"{package}.{info.name}")
+    return out
 
 
 def register_collector(spec: CollectorSpec) -> CollectorSpec:
@@ -219,7 +231,7 @@ def check(
 
 
 def load_builtin() -> None:
-    for module in BUILTIN_MODULES:
+    for module in builtin_modules():
         importlib.import_module(module)
 
 

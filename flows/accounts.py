@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import boto3
-
-from collectors.aws.base import AssumeRoleError, AwsTuning, classify_error, session_for
+from collectors.aws.base import AssumeRoleError, AwsTuning, classify_error, new_session, session_for
 from collectors.evidence import ApiCall, ApiError, Recorder, Scope
 
 
@@ -51,7 +49,7 @@ def discover_accounts(
     role_name: str, exclude: tuple[str, ...], regions: tuple[str, ...], tuning: AwsTuning
 ) -> Discovery:
     """List the organization's accounts from the management (default) credentials."""
-    session = boto3.Session()
+    session = new_session()
     sts = session.client("sts", config=tuning.botocore_config())
     ident = Recorder(Scope("aws", "management", "global", "aws.organizations"), ORG_OPERATIONS, classify_error)
     who = ident.call("sts", "GetCallerIdentity", sts.get_caller_identity)

@@ -144,6 +144,42 @@ def cmd_controls(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_checks(args: argparse.Namespace) -> int:
+    from collectors.registry import checks
+
+    registered = checks()
+    if args.format == "json":
+        rows = []
+        for cid, chk in sorted(registered.items()):
+            spec = chk.spec
+            rows.append(
+                {
+                    "id": cid,
+                    "title": spec.title,
+                    "description": spec.description,
+                    "severity": str(spec.severity),
+                    "resource_type": spec.resource_type,
+                    "collector": chk.collector,
+                    "permissions": list(spec.permissions),
+                    "thresholds": dict(spec.thresholds),
+                    "remediation": spec.remediation,
+                    "risk": spec.risk,
+                }
+            )
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for cid, chk in sorted(registered.items()):
+        spec = chk.spec
+        print(f"{cid}  [{spec.severity}]  {spec.title}")
+        print(f"  resource:    {spec.resource_type}")
+        print(f"  permissions: {', '.join(spec.permissions)}")
+        if spec.thresholds:
+            print(f"  thresholds:  {json.dumps(dict(spec.thresholds))}")
+        print(f"  remediation: {spec.remediation}")
+        print()
+    return EXIT_OK
+
+
 def cmd_permissions(args: argparse.Namespace) -> int:
     from flows import permissions
 
@@ -208,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("--format", choices=["text", "json"], default="text")
     ctl.set_defaults(func=cmd_controls)
 
+    chk = sub.add_parser("checks", help="list every check with its metadata, thresholds and permissions")
+    chk.add_argument("--format", choices=["text", "json"], default="text")
+    chk.set_defaults(func=cmd_checks)
+
     perm = sub.add_parser("permissions", help="print the least-privilege IAM policy the checks need")
     perm.add_argument(
         "--for",
@@ -236,6 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # e.g. `soc2-evidence checks | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -158,7 +158,10 @@ def collect_scope(
     files = write_bundle(recorder.bundle, RunWriter(Path(run_path)))
     results = evaluate_bundle(recorder.bundle, checks_for(collector_id), thresholds, as_of)
     failed = sum(
-        1 for calls in recorder.bundle.calls.values() for c in calls if c.error and c.error.code not in spec.absent_codes
+        1
+        for calls in recorder.bundle.calls.values()
+        for c in calls
+        if c.error and c.error.code not in spec.absent_codes
     )
     status = "ok" if failed == 0 else ("partial" if failed < recorder.api_calls else "error")
     return ScopeOutcome(

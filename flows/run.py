@@ -9,8 +9,8 @@ findings.jsonl, controls.json, the workbook and, last, manifest.json.
 from __future__ import annotations
 
 import platform
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime

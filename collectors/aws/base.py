@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore.config import Config
 
 from collectors.evidence import ApiError, Recorder
@@ -79,19 +80,38 @@ def clear_credentials_cache() -> None:
         _CREDENTIALS_CACHE.clear()
 
 
+_SHARED_LOADER: Any = None
+_LOADER_LOCK = threading.Lock()
+
+
+def new_session(**credentials: str) -> boto3.Session:
+    """A boto3 session sharing one botocore data loader per process.
+
+    Each boto3 session otherwise parses the service models (EC2's alone is
+    ~20 MB of Python objects) again; one session per task made the peak
+    memory grow with the number of concurrent tasks."""
+    global _SHARED_LOADER
+    core = botocore.session.get_session()
+    with _LOADER_LOCK:
+        if _SHARED_LOADER is None:
+            _SHARED_LOADER = core.get_component("data_loader")
+    core.register_component("data_loader", _SHARED_LOADER)
+    return boto3.Session(botocore_session=core, **credentials)
+
+
 def session_for(role_arn: str | None, tuning: AwsTuning, session_name: str = "soc2-evidence") -> boto3.Session:
     """A boto3 session in the target account: the default chain, or an
     assumed role. Credentials are cached per process until 5 minutes before
     expiry; this is an optimisation only, nothing relies on it."""
     if not role_arn:
-        return boto3.Session()
+        return new_session()
     now = time.time()
     with _CREDENTIALS_LOCK:
         cached = _CREDENTIALS_CACHE.get(role_arn)
     if cached and cached[0] - 300 > now:
         creds = cached[1]
     else:
-        sts = boto3.Session().client("sts", config=tuning.botocore_config())
+        sts = new_session().client("sts", config=tuning.botocore_config())
         try:
             answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=3600)
         except Exception as exc:
@@ -106,7 +126,7 @@ def session_for(role_arn: str | None, tuning: AwsTuning, session_name: str = "so
         expiry = raw["Expiration"].timestamp() if hasattr(raw["Expiration"], "timestamp") else now + 3600
         with _CREDENTIALS_LOCK:
             _CREDENTIALS_CACHE[role_arn] = (expiry, creds)
-    return boto3.Session(**creds)
+    return new_session(**creds)
 
 
 def endpoint_override(service_env_name: str) -> bool:

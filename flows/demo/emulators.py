@@ -440,3 +440,77 @@ def s3control_direct_host(client: Any) -> Any:
 
     client.meta.events.register("before-sign.s3-control", strip)
     return client
+
+
+# ---------------------------------------------------------------- in a child process
+
+
+def _serve_in_child(conn: Any, latency_seconds: float) -> None:
+    """Child-process loop: run an emulator and answer control messages."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    emulator = MotoEmulator(latency_seconds=latency_seconds).start()
+    conn.send(emulator.endpoint_url)
+    while True:
+        command, arg = conn.recv()
+        if command == "latency":
+            emulator.latency_seconds = float(arg)
+            conn.send(None)
+        elif command == "counts":
+            conn.send(emulator.counts())
+        elif command == "reset_counts":
+            emulator.reset_counts()
+            conn.send(None)
+        elif command == "stop":
+            emulator.stop()
+            conn.send(None)
+            return
+
+
+class MotoProcess:
+    """A MotoEmulator in its own process: for benchmarks, so the emulator's
+    CPU, GIL and memory are not counted as the tool's. Same env/use_env,
+    latency and counts surface; no fault injection."""
+
+    def __init__(self, latency_seconds: float = 0.0) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve_in_child, args=(child, latency_seconds), daemon=True)
+        self._latency = latency_seconds
+        self.endpoint_url = ""
+
+    def __enter__(self) -> MotoProcess:
+        self._process.start()
+        self.endpoint_url = self._conn.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._ask("stop")
+        finally:
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.kill()
+
+    def _ask(self, command: str, arg: object = None) -> Any:
+        self._conn.send((command, arg))
+        return self._conn.recv()
+
+    @property
+    def latency_seconds(self) -> float:
+        return self._latency
+
+    @latency_seconds.setter
+    def latency_seconds(self, value: float) -> None:
+        self._latency = value
+        self._ask("latency", value)
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._ask("counts"))
+
+    def reset_counts(self) -> None:
+        self._ask("reset_counts")
+
+    env = MotoEmulator.env
+    use_env = MotoEmulator.use_env

@@ -277,8 +277,13 @@ def test_a_crashed_run_leaves_no_manifest_or_workbook_and_is_never_a_baseline(
     def die_midway(path: Path, data: workbook.WorkbookInput) -> None:
         # a finding the writer cannot serialise, late in the population: the
         # real writer fails after it has written several sheets
-        poison = Finding(data.run_id, CheckResult("aws.kms.key_rotation", "aws", "1", "r", "T", "zzz", Status.FAIL,
-                                                  object(), {}, ""), ("ENC-02",), ("CC6.1",), "2026-01-01T00:00:00Z")
+        poison = Finding(
+            data.run_id,
+            CheckResult("aws.kms.key_rotation", "aws", "1", "r", "T", "zzz", Status.FAIL, object(), {}, ""),
+            ("ENC-02",),
+            ("CC6.1",),
+            "2026-01-01T00:00:00Z",
+        )
         real_writer(path, dataclasses.replace(data, findings=[*data.findings, poison]))
 
     monkeypatch.setattr("flows.report.write_workbook", die_midway)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.registry import BUILTIN_MODULES, checks, collectors
+from collectors.registry import builtin_modules, checks, collectors
 
 CHECKS = checks()
 EXPECTED_CHECKS = {
@@ -21,7 +21,7 @@ EXPECTED_CHECKS = {
 def test_builtin_modules_register_the_expected_checks():
     assert set(CHECKS) >= EXPECTED_CHECKS
     assert {"collectors.aws.ebs", "collectors.aws.rds", "collectors.aws.dynamodb", "collectors.aws.kms"} <= set(
-        BUILTIN_MODULES
+        builtin_modules()
     )
 
 

@@ -105,3 +105,13 @@ def test_internal_failure_exits_1_without_traceback(
     assert main(["run", "--config", str(cfg)]) == 1
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: disk on fire" in err and "Traceback" not in err
+
+
+def test_checks_lists_metadata_and_default_thresholds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["checks", "--format", "json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == set(checks())
+    assert rows["aws.s3.default_encryption"]["thresholds"]["require_kms"] is False
+    assert all(r["remediation"] and r["permissions"] for r in rows.values())
+    assert main(["checks"]) == 0
+    assert "aws.kms.key_rotation  [medium]" in capsys.readouterr().out

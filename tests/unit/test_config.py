@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import textwrap
 from datetime import date
@@ -641,13 +640,10 @@ def test_thresholds_through_load_config_with_fake_specs(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def real_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The real check registry, limited to the collector modules that exist
-    so far (BUILTIN_MODULES lists some that are still being written)."""
+def real_registry() -> None:
+    """The real check registry."""
     from collectors import registry
 
-    present = tuple(m for m in registry.BUILTIN_MODULES if importlib.util.find_spec(m) is not None)
-    monkeypatch.setattr(registry, "BUILTIN_MODULES", present)
     assert "aws.s3.default_encryption" in registry.specs()
 
 
