@@ -16,8 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from collectors.aws.base import AssumeRoleError, AwsFetchContext, AwsTuning, classify_error, session_for
+from collectors.endpoint.base import EndpointFetchContext, EndpointTarget, TlsTuning
+from collectors.endpoint.base import classify_error as classify_endpoint_error
 from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Recorder, Scope
-from collectors.registry import Check, CheckContext, checks_for, collectors
+from collectors.gcp.base import GcpFetchContext, GcpTuning
+from collectors.gcp.base import classify_error as classify_gcp_error
+from collectors.registry import Check, CheckContext, CollectorSpec, checks_for, collectors
 from controls import CheckResult, EvidenceRef
 from reports.store import RunWriter, evidence_path
 
@@ -130,31 +134,72 @@ def scope_errors(scope: Scope, call: ApiCall, evidence: Iterable[EvidenceRef] = 
     ]
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where one task collects, as plain data (serialisable to any task runner).
+
+    `account` is the AWS account ID, the GCP project ID, or the endpoint's
+    "host:port" label; `endpoint` is (host, port, sni, address) for endpoints.
+    """
+
+    provider: str
+    account: str
+    role_arn: str | None = None
+    endpoint: tuple[str, int, str | None, str | None] | None = None
+
+
+@dataclass(frozen=True)
+class Tunings:
+    """Per-provider client behaviour (timeouts, retries, fan-out)."""
+
+    aws: AwsTuning = field(default_factory=AwsTuning)
+    gcp: GcpTuning = field(default_factory=GcpTuning)
+    tls: TlsTuning = field(default_factory=TlsTuning)
+
+
+def open_context(spec: CollectorSpec, scope: Scope, target: Target, tunings: Tunings) -> tuple[Any, Recorder]:
+    """The provider's fetch context and recorder. Raises AssumeRoleError when
+    an AWS account cannot be entered."""
+    if spec.provider == "aws":
+        session = session_for(target.role_arn, tunings.aws)
+        rec = Recorder(scope, spec.operations, classify_error)
+        return AwsFetchContext(session, scope.account, scope.region, rec, tunings.aws), rec
+    if spec.provider == "gcp":
+        rec = Recorder(scope, spec.operations, classify_gcp_error)
+        return GcpFetchContext(scope.account, rec, tunings.gcp), rec
+    if spec.provider == "endpoint":
+        if target.endpoint is None:
+            raise ValueError(f"endpoint collector {spec.id} needs an endpoint target")
+        host, port, sni, address = target.endpoint
+        rec = Recorder(scope, spec.operations, classify_endpoint_error)
+        return EndpointFetchContext(EndpointTarget(host, port, sni, address), rec, tunings.tls), rec
+    raise ValueError(f"unknown provider {spec.provider!r} of collector {spec.id}")
+
+
 def collect_scope(
     *,
-    account: str,
-    role_arn: str | None,
+    target: Target,
     region: str,
     collector_id: str,
     run_path: str,
     thresholds: Mapping[str, Mapping[str, Any]],
     as_of: datetime,
-    tuning: AwsTuning,
+    tunings: Tunings,
 ) -> ScopeOutcome:
-    """Fetch one collector's evidence in one account/region, store it, evaluate it."""
+    """Fetch one collector's evidence in one account/project/endpoint and
+    region, store it, evaluate it."""
     started = time.monotonic()
     spec = collectors()[collector_id]
-    scope = Scope(spec.provider, account, region, collector_id)
+    scope = Scope(spec.provider, target.account, region, collector_id)
     try:
-        session = session_for(role_arn, tuning)
+        ctx, recorder = open_context(spec, scope, target, tunings)
     except AssumeRoleError as exc:
-        call = ApiCall("sts", "AssumeRole", {"RoleArn": role_arn}, "", None, exc.error)
+        call = ApiCall("sts", "AssumeRole", {"RoleArn": target.role_arn}, "", None, exc.error)
         errs = scope_errors(scope, call)
         return ScopeOutcome(
             scope, errs, status="error", message=str(exc), collection_errors=errs, duration_s=time.monotonic() - started
         )
-    recorder = Recorder(scope, spec.operations, classify_error)
-    spec.fetch(AwsFetchContext(session, account, region, recorder, tuning))
+    spec.fetch(ctx)
     files = write_bundle(recorder.bundle, RunWriter(Path(run_path)))
     results = evaluate_bundle(recorder.bundle, checks_for(collector_id), thresholds, as_of)
     failed = sum(

@@ -372,6 +372,21 @@ class Endpoint(_Section):
     host: str
     port: Annotated[int, BeforeValidator(_no_bool("an integer")), Field(ge=1, le=65535)] = 443
     sni: str | None = None
+    # connect to this IP instead of resolving `host` (the label and the
+    # certificate check still use the host/SNI name)
+    address: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import ipaddress
+
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(f"expected an IP address, got {_describe(value)}") from None
 
     @field_validator("host", "sni")
     @classmethod
@@ -393,7 +408,29 @@ class EndpointsConfig(_Section):
 
     discover: StrictBool = False
     timeout_seconds: Annotated[float, BeforeValidator(_no_bool("a number")), Field(gt=0)] = 10.0
+    # PEM bundle of CAs that endpoint certificates must chain to (private
+    # PKI); default: the system trust store. Relative to the config's folder.
+    ca_bundle: Path | None = None
     targets: tuple[Endpoint, ...] = ()
+
+    @field_validator("ca_bundle", mode="before")
+    @classmethod
+    def _ca_text(cls, value: Any) -> Any:
+        if value is None or isinstance(value, Path):
+            return value
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"expected a path, got {_describe(value)}")
+        return value.strip()
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = _resolve_path(value, info)
+        if not path.is_file():
+            raise ValueError(f"file not found: {path}")
+        return path
 
     @model_validator(mode="before")
     @classmethod

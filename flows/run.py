@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -23,14 +23,24 @@ from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from collectors.aws.base import GLOBAL_REGION, AwsTuning, clear_credentials_cache
+from collectors.endpoint.base import TlsTuning
 from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Scope
+from collectors.gcp.base import GcpTuning
 from collectors.registry import checks, collectors
 from controls import CheckResult, ControlResult, Finding
 from controls.catalog import Catalog, load_catalog
 from controls.mapping import control_results
 from flows.accounts import AccountTarget, Discovery, Identity, discover_accounts, identify
-from flows.collect import ScopeOutcome, collect_scope, crashed_outcome, unreachable_outcome, write_bundle
-from flows.config import AppConfig, load_config
+from flows.collect import (
+    ScopeOutcome,
+    Target,
+    Tunings,
+    collect_scope,
+    crashed_outcome,
+    unreachable_outcome,
+    write_bundle,
+)
+from flows.config import AppConfig, Endpoint, load_config
 from reports.store import RunWriter, completed_runs, new_run_id
 
 TOOL = "soc2-evidence"
@@ -55,11 +65,19 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def tuning_for(cfg: AppConfig, concurrency: int | None) -> tuple[AwsTuning, int]:
+def tunings_for(cfg: AppConfig, concurrency: int | None) -> tuple[Tunings, int]:
+    """Client behaviour per provider, and the number of concurrent tasks."""
     per_task = concurrency or cfg.orchestration.per_task_concurrency
     workers = concurrency or cfg.orchestration.max_workers
-    tuning = AwsTuning(retry_mode=cfg.aws.retry_mode, max_attempts=cfg.aws.max_attempts, concurrency=per_task)
-    return tuning, workers
+    tunings = Tunings(
+        aws=AwsTuning(retry_mode=cfg.aws.retry_mode, max_attempts=cfg.aws.max_attempts, concurrency=per_task),
+        gcp=GcpTuning(concurrency=per_task),
+        tls=TlsTuning(
+            timeout_seconds=cfg.endpoints.timeout_seconds,
+            ca_bundle=str(cfg.endpoints.ca_bundle) if cfg.endpoints.ca_bundle else None,
+        ),
+    )
+    return tunings, workers
 
 
 def resolve_targets(cfg: AppConfig, tuning: AwsTuning) -> tuple[list[AccountTarget], Discovery | None]:
@@ -82,40 +100,43 @@ def identify_task(target: AccountTarget, tuning: AwsTuning) -> Identity:
     return identify(target, tuning)
 
 
-@task(name="collect", retries=2, retry_delay_seconds=2, task_run_name="{collector_id}/{account}/{region}")
+@task(name="collect", retries=2, retry_delay_seconds=2, task_run_name="{collector_id}/{target.account}/{region}")
 def collect_task(
-    account: str,
-    role_arn: str | None,
+    target: Target,
     region: str,
     collector_id: str,
     run_path: str,
     thresholds: Mapping[str, Mapping[str, Any]],
     as_of: datetime,
-    tuning: AwsTuning,
+    tunings: Tunings,
 ) -> ScopeOutcome:
     return collect_scope(
-        account=account,
-        role_arn=role_arn,
+        target=target,
         region=region,
         collector_id=collector_id,
         run_path=run_path,
         thresholds=thresholds,
         as_of=as_of,
-        tuning=tuning,
+        tunings=tunings,
     )
 
 
-def _scopes_for(target: AccountTarget) -> list[tuple[str, str]]:
-    """(collector, region) pairs: regional collectors per region, global ones once."""
+def _scopes_for(provider: str, regions: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(collector, region) pairs of a provider: regional collectors per region, global ones once."""
     out = []
     for cid, spec in sorted(collectors().items()):
-        if spec.provider != "aws":
+        if spec.provider != provider:
             continue
         if spec.per_region:
-            out.extend((cid, r) for r in target.regions)
+            out.extend((cid, r) for r in regions)
         else:
             out.append((cid, GLOBAL_REGION))
     return out
+
+
+def endpoint_target(e: Endpoint) -> Target:
+    host = f"[{e.host}]" if ":" in e.host else e.host
+    return Target("endpoint", f"{host}:{e.port}", endpoint=(e.host, e.port, e.sni, e.address))
 
 
 def _finding(run_id: str, result: CheckResult, catalog: Catalog, evaluated_at: str) -> Finding:
@@ -151,7 +172,7 @@ def evidence_run(config_path: str, output: str | None = None, concurrency: int |
 def run_evidence(config_path: str | Path, *, output: Path | None = None, concurrency: int | None = None) -> RunOutcome:
     """Run the flow with a thread pool sized from the config (or `concurrency`)."""
     cfg = load_config(config_path)
-    _, workers = tuning_for(cfg, concurrency)
+    _, workers = tunings_for(cfg, concurrency)
     runner_flow = evidence_run.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
     return runner_flow(str(config_path), str(output) if output else None, concurrency)
 
@@ -166,9 +187,24 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
     run_id = new_run_id(started)
     previous = completed_runs(out_dir)
     writer = RunWriter.create(out_dir, run_id)
-    tuning, workers = tuning_for(cfg, concurrency)
+    tunings, workers = tunings_for(cfg, concurrency)
+    tuning = tunings.aws
     clear_credentials_cache()
     t0 = time.monotonic()
+    pending: list[tuple[Scope, Any]] = []
+
+    def submit(target: Target, region: str, cid: str) -> None:
+        scope = Scope(target.provider, target.account, region, cid)
+        fut = collect_task.submit(target, region, cid, str(writer.path), cfg.thresholds, as_of, tunings)
+        pending.append((scope, fut))
+
+    # GCP projects and TLS endpoints need no account identification: start them first
+    for project in cfg.gcp.projects:
+        for cid, region in _scopes_for("gcp"):
+            submit(Target("gcp", project), region, cid)
+    for endpoint in cfg.endpoints.targets:
+        for cid, region in _scopes_for("endpoint"):
+            submit(endpoint_target(endpoint), region, cid)
 
     targets, discovery = resolve_targets(cfg, tuning)
     outcomes: list[ScopeOutcome] = []
@@ -203,7 +239,6 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
                 ApiError("IdentifyCrashed", str(fut.state.message), "sts:GetCallerIdentity"),
             )
             identities[t.id] = Identity(t.id, None, call)
-    pending = []
     for t in targets:
         ident = identities[t.id]
         callers[t.id] = ident.arn or f"error: {ident.call.error.code}: {ident.call.error.message}"  # type: ignore[union-attr]
@@ -213,13 +248,11 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
         evidence_files += write_bundle(bundle, writer)
         api_calls += 1
         ident_ref = bundle.ref(ident.call.service, ident.call.operation)
-        for cid, region in _scopes_for(t):
-            scope = Scope("aws", t.id, region, cid)
+        for cid, region in _scopes_for("aws", t.regions):
             if not ident.ok:
-                outcomes.append(unreachable_outcome(scope, ident.call, ident_ref))
+                outcomes.append(unreachable_outcome(Scope("aws", t.id, region, cid), ident.call, ident_ref))
                 continue
-            fut = collect_task.submit(t.id, t.role_arn, region, cid, str(writer.path), cfg.thresholds, as_of, tuning)
-            pending.append((scope, fut))
+            submit(Target("aws", t.id, role_arn=t.role_arn), region, cid)
     for scope, fut in pending:
         fut.wait()
         if fut.state.is_completed():

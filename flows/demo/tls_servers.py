@@ -1,0 +1,485 @@
+"""Real TLS servers on 127.0.0.1 for the demo, the integration tests and the benchmark.
+
+A :class:`TestCA` is made at start-up with `cryptography` (a proper CA:
+critical basicConstraints CA:TRUE, keyCertSign, subject/authority key ids);
+it issues leaf certificates for DNS names and 127.0.0.1 and writes its PEM
+bundle, which the endpoint collector is given as its trust store
+(`TlsTuning(ca_bundle=...)`).
+
+A :class:`TlsServer` is a threaded HTTPS server built on Python's `ssl`
+module with a chosen TLS version range, cipher string, certificate and
+Strict-Transport-Security header:
+
+    ca = TestCA()
+    cert = ca.issue(["app.dexo.chat"])
+    with TlsServer(cert, minimum=ssl.TLSVersion.TLSv1_2, hsts=True) as srv:
+        target = srv.target(sni="app.dexo.chat")
+
+Legacy protocol versions: OpenSSL 3 refuses TLS 1.0/1.1 at its default
+security level 1 even when the minimum version allows them; `legacy=True`
+sets the cipher string's `@SECLEVEL=0` so the server really offers them
+(verified by an sslyze scan in tests/integration/test_tls_scans.py).
+
+:class:`SilentServer` accepts TCP connections and never answers (a hung
+endpoint); :func:`closed_port` is a port with nothing listening.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import http.server
+import ipaddress
+import socket
+import socketserver
+import ssl
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from collectors.endpoint.base import EndpointTarget
+
+LOCALHOST = "127.0.0.1"
+HSTS_ONE_YEAR = "max-age=31536000; includeSubDomains"
+MODERN_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"  # TLS 1.2 suites; TLS 1.3 suites are not set by set_ciphers
+# OpenSSL 3 offers TLS 1.0/1.1 only at @SECLEVEL=0; this build has no 3DES/RC4, so the weak suites
+# the legacy endpoint accepts are anonymous ones (ADH/AECDH: no server authentication)
+LEGACY_CIPHERS = "HIGH:AECDH:!PSK:!SRP:@SECLEVEL=0"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _name(common_name: str, org: str = "Dexo.chat demo") -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _key_pem(key: Any) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+@dataclass
+class IssuedCert:
+    """A leaf certificate with its key and chain as PEM files."""
+
+    cert: x509.Certificate
+    cert_path: Path  # leaf + issuing CA (the chain the server sends)
+    key_path: Path
+
+    @property
+    def not_after(self) -> dt.datetime:
+        return self.cert.not_valid_after_utc
+
+
+class TestCA:
+    """A throw-away certificate authority (RSA 2048) written to a directory."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, directory: Path | None = None, name: str = "Dexo.chat Demo Root CA") -> None:
+        if directory is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="soc2-tls-ca-")
+            directory = Path(self._tmp.name)
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.key, self.cert = self.make_ca(name)
+        self.bundle_path = self.write_bundle(self.directory / "ca-bundle.pem")
+        # one leaf key shared by every certificate: RSA key generation is the slow part
+        self._leaf_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._serial = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def make_ca(name: str, not_after: dt.datetime | None = None) -> tuple[Any, x509.Certificate]:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = _name(name)
+        now = _now()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(not_after or now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        return key, cert
+
+    def write_bundle(self, path: Path) -> Path:
+        path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        return path
+
+    def issue(
+        self,
+        names: Iterable[str],
+        *,
+        not_after: dt.datetime | None = None,
+        not_before: dt.datetime | None = None,
+        ip_addresses: Iterable[str] = (LOCALHOST,),
+        self_signed: bool = False,
+        ec_key: bool = False,
+    ) -> IssuedCert:
+        """A server certificate for DNS `names` (the first is the CN) and IP SANs.
+
+        `self_signed` makes a certificate not issued by this CA (an untrusted
+        endpoint); `ec_key` uses a fresh P-256 key instead of the shared RSA key.
+        """
+        names = list(names)
+        now = _now()
+        key: Any = ec.generate_private_key(ec.SECP256R1()) if ec_key else self._leaf_key
+        if self_signed:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        sans: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+        subject = _name(names[0] if names else LOCALHOST)
+        issuer_key = key if self_signed else self.key
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject if self_signed else self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before or now - dt.timedelta(days=1))
+            .not_valid_after(not_after or now + dt.timedelta(days=365))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=not ec_key,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        )
+        if not self_signed:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False
+            )
+        cert = builder.sign(issuer_key, hashes.SHA256())
+        with self._lock:
+            self._serial += 1
+            stem = f"leaf-{self._serial:03d}-{(names[0] if names else 'ip').replace('*', '_')}"
+        cert_path = self.directory / f"{stem}.pem"
+        key_path = self.directory / f"{stem}.key"
+        chain = cert.public_bytes(serialization.Encoding.PEM)
+        if not self_signed:
+            chain += self.cert.public_bytes(serialization.Encoding.PEM)
+        cert_path.write_bytes(chain)
+        key_path.write_bytes(_key_pem(key))
+        return IssuedCert(cert, cert_path, key_path)
+
+    def close(self) -> None:
+        if getattr(self, "_tmp", None) is not None:
+            self._tmp.cleanup()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "dexo-demo"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = b"ok\n"
+        self.send_response(200)
+        hsts = self.server.hsts_header  # type: ignore[attr-defined]
+        if hsts:
+            self.send_header("Strict-Transport-Security", hsts)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    do_HEAD = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+
+class _TlsHttpServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """HTTPS server that does each TLS handshake in the connection's thread,
+    so a slow or failed handshake never blocks accept()."""
+
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, context: ssl.SSLContext, hsts_header: str | None, timeout: float) -> None:
+        self.ssl_context = context
+        self.hsts_header = hsts_header
+        self.conn_timeout = timeout
+        super().__init__((LOCALHOST, 0), _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(self.conn_timeout)
+        try:
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return  # scanners make many handshakes that are meant to fail
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                tls.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # quiet
+        pass
+
+
+class TlsServer:
+    """A threaded HTTPS server on 127.0.0.1 (port 0) with a chosen TLS configuration."""
+
+    def __init__(
+        self,
+        cert: IssuedCert,
+        *,
+        minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
+        maximum: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
+        ciphers: str | None = MODERN_CIPHERS,
+        hsts: str | bool | None = True,
+        legacy: bool | None = None,
+        name: str = "",
+    ) -> None:
+        self.cert = cert
+        self.name = name
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if legacy is None:
+            legacy = minimum < ssl.TLSVersion.TLSv1_2
+        if legacy:
+            ctx.set_ciphers(ciphers if ciphers and "@SECLEVEL" in ciphers else f"{ciphers or 'DEFAULT'}:@SECLEVEL=0")
+            ctx.options &= ~ssl.OP_NO_TLSv1 & ~ssl.OP_NO_TLSv1_1  # type: ignore[assignment]
+        elif ciphers:
+            ctx.set_ciphers(ciphers)
+        ctx.minimum_version = minimum
+        ctx.maximum_version = maximum
+        ctx.load_cert_chain(cert.cert_path, cert.key_path)
+        self.context = ctx
+        self.hsts_header = HSTS_ONE_YEAR if hsts is True else (hsts or None)
+        self._server: _TlsHttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return self._server.server_address[1]
+
+    def target(self, sni: str | None = None, host: str | None = None) -> EndpointTarget:
+        """The endpoint to scan: `host` (default 127.0.0.1) at this port, with SNI `sni`;
+        a DNS host name is connected to at 127.0.0.1 (no DNS lookup)."""
+        if host is None:
+            return EndpointTarget(LOCALHOST, self.port, sni)
+        return EndpointTarget(host, self.port, sni, address=LOCALHOST)
+
+    def start(self) -> TlsServer:
+        self._server = _TlsHttpServer(self.context, self.hsts_header, timeout=10.0)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name=f"tls-{self.name}"
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> TlsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class SilentServer:
+    """Accepts TCP connections and never answers: a hung endpoint."""
+
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+        self._conns: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._sock is not None
+        return self._sock.getsockname()[1]
+
+    def target(self, sni: str | None = None) -> EndpointTarget:
+        return EndpointTarget(LOCALHOST, self.port, sni)
+
+    def _accept(self) -> None:
+        assert self._sock is not None
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._conns.append(conn)  # held open, never read, never answered
+
+    def start(self) -> SilentServer:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind((LOCALHOST, 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.1)
+        self._thread = threading.Thread(target=self._accept, daemon=True, name="tls-silent")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        for c in self._conns:
+            with contextlib.suppress(OSError):
+                c.close()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> SilentServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def closed_port() -> int:
+    """A local port with nothing listening (bound then released; the kernel
+    does not hand it out again right away)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOCALHOST, 0))
+        return s.getsockname()[1]
+
+
+# --- the demo: Dexo.chat's public endpoints ------------------------------------------------------
+
+APP = "app.dexo.chat"
+LEGACY_API = "legacy-api.dexo.chat"
+STATUS = "status.dexo.chat"
+
+
+@dataclass
+class DemoEndpoints:
+    """The demo's running endpoints: what to scan, the CA to trust, what should fail."""
+
+    targets: list[EndpointTarget]
+    ca_bundle: Path
+    # check id -> labels ("host:port") expected to be non-compliant
+    expected_failures: dict[str, set[str]]
+    servers: list[TlsServer] = field(default_factory=list)
+    ca: TestCA | None = None
+
+    def stop(self) -> None:
+        for s in self.servers:
+            s.stop()
+        self.servers.clear()
+
+    def __enter__(self) -> DemoEndpoints:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_demo_endpoints(ca_dir: Path) -> DemoEndpoints:
+    """Dexo.chat's three public endpoints on 127.0.0.1, with certificates from a demo CA:
+
+    - app.dexo.chat: TLS 1.2+ with ECDHE AEAD suites only, HSTS one year: compliant;
+    - legacy-api.dexo.chat: TLS 1.0 and 1.1 still allowed, every HIGH suite including anonymous
+      (ADH/AECDH) ones, no HSTS;
+    - status.dexo.chat: TLS 1.2+ and HSTS, but its certificate expires in 10 days.
+
+    Targets name the host (label "app.dexo.chat:PORT") and connect to 127.0.0.1.
+    """
+    ca = TestCA(Path(ca_dir))
+    now = _now()
+    servers = [
+        TlsServer(ca.issue([APP]), minimum=ssl.TLSVersion.TLSv1_2, ciphers=MODERN_CIPHERS, hsts=True, name=APP),
+        TlsServer(
+            ca.issue([LEGACY_API]),
+            minimum=ssl.TLSVersion.TLSv1,
+            ciphers=LEGACY_CIPHERS,
+            hsts=False,
+            legacy=True,
+            name=LEGACY_API,
+        ),
+        TlsServer(
+            ca.issue([STATUS], not_after=now + dt.timedelta(days=10)),
+            minimum=ssl.TLSVersion.TLSv1_2,
+            ciphers=MODERN_CIPHERS,
+            hsts=True,
+            name=STATUS,
+        ),
+    ]
+    started: list[TlsServer] = []
+    try:
+        for s in servers:
+            started.append(s.start())
+    except BaseException:
+        for s in started:
+            s.stop()
+        raise
+    targets = [s.target(sni=s.name, host=s.name) for s in servers]
+    app, legacy, status = (t.label for t in targets)
+    expected = {
+        "endpoint.tls.protocols": {legacy},
+        "endpoint.tls.ciphers": {legacy},
+        "endpoint.tls.certificate": {status},
+        "endpoint.https.hsts": {legacy},
+    }
+    del app
+    return DemoEndpoints(targets=targets, ca_bundle=ca.bundle_path, expected_failures=expected, servers=servers, ca=ca)
+
+
+@contextlib.contextmanager
+def demo_endpoints(ca_dir: Path) -> Iterator[DemoEndpoints]:
+    endpoints = start_demo_endpoints(ca_dir)
+    try:
+        yield endpoints
+    finally:
+        endpoints.stop()
