@@ -480,6 +480,7 @@ class AppConfig(_Section):
     thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)
     catalog: Path | None = None
     exceptions: Path | None = None
+    commitments: Path | None = None
     output: Path = Field(default=Path(DEFAULT_OUTPUT), validate_default=True)
     orchestration: Orchestration = Orchestration()
     # Set by the loader (never from the file): where the config came from and
@@ -495,7 +496,7 @@ class AppConfig(_Section):
             data = {**data, "source": ctx["source"], "sha256": ctx["sha256"]}
         return data
 
-    @field_validator("catalog", "exceptions", "output", mode="before")
+    @field_validator("catalog", "exceptions", "commitments", "output", mode="before")
     @classmethod
     def _path_text(cls, value: Any) -> Any:
         if isinstance(value, Path):
@@ -506,7 +507,7 @@ class AppConfig(_Section):
             raise ValueError("must not be empty")
         return value.strip()
 
-    @field_validator("catalog", "exceptions")
+    @field_validator("catalog", "exceptions", "commitments")
     @classmethod
     def _existing_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         if value is None:

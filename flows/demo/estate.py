@@ -19,7 +19,7 @@ import functools
 import itertools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,24 +44,6 @@ HOSTILE_TABLE = "-2-3-chat-sessions"  # a legal DynamoDB name ([a-zA-Z0-9_.-]) t
 HOSTILE_KEY_DESCRIPTION = "=cmd|' /C calc'!A0"
 PROBE_BUCKET = "dexo-prod-user-exports"  # no other bucket name contains it: safe for FaultRule(match=...)
 
-READER_ACTIONS = [
-    "organizations:ListAccounts",
-    "s3:ListAllMyBuckets",
-    "s3:GetBucketLocation",
-    "s3:GetEncryptionConfiguration",
-    "s3:GetBucketPublicAccessBlock",
-    "s3:GetAccountPublicAccessBlock",
-    "ec2:DescribeVolumes",
-    "ec2:GetEbsEncryptionByDefault",
-    "ec2:GetEbsDefaultKmsKeyId",
-    "rds:DescribeDBInstances",
-    "rds:DescribeDBClusters",
-    "dynamodb:ListTables",
-    "dynamodb:DescribeTable",
-    "kms:ListKeys",
-    "kms:DescribeKey",
-    "kms:GetKeyRotationStatus",
-]
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
 _PAB_ON = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
 
@@ -326,7 +308,10 @@ def seed_iam(acct: _Account) -> None:
     iam = acct.client("iam")
     trust = _trust_policy(f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:root")
     iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=trust, Description="SOC 2 evidence (read-only)")
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": READER_ACTIONS, "Resource": "*"}]}
+    # the least-privilege policy the tool itself generates (`soc2-evidence permissions`)
+    from flows.permissions import member_policy
+
+    policy = member_policy()
     iam.put_role_policy(RoleName=ROLE_NAME, PolicyName="soc2-evidence-read", PolicyDocument=json.dumps(policy))
 
 
@@ -446,6 +431,10 @@ def seed_demo_estate(endpoint_url: str) -> DemoEstate:
         seed_ebs(acct, ledger, keys)
         seed_rds(acct, ledger, keys)
         seed_dynamodb(acct, ledger, keys)
+    from flows.demo.estate_iam import seed_iam_identities  # it builds on member_session() below
+
+    expected = ledger.expected()
+    merge_expected(expected, seed_iam_identities(endpoint_url, accounts))
     return DemoEstate(
         organization=ORGANIZATION,
         organization_id=org_id,
@@ -453,8 +442,19 @@ def seed_demo_estate(endpoint_url: str) -> DemoEstate:
         accounts=accounts,
         regions=REGIONS,
         role_name=ROLE_NAME,
-        expected=ledger.expected(),
+        expected=expected,
     )
+
+
+def merge_expected(into: dict[str, Any], part: Mapping[str, Any]) -> None:
+    """Fold one seeding module's expectations into the estate's."""
+    for key in ("non_compliant", "non_compliant_where"):
+        for check_id, ids in part.get(key, {}).items():
+            into.setdefault(key, {}).setdefault(check_id, []).extend(ids)
+    into.setdefault("hostile_text", []).extend(part.get("hostile_text", []))
+    for key, value in part.items():
+        if key not in ("non_compliant", "non_compliant_where", "hostile_text"):
+            into.setdefault(key, value)
 
 
 # ---------------------------------------------------------------- benchmark scale
