@@ -20,27 +20,14 @@ import yaml
 
 from flows.demo.emulators import MotoEmulator
 from flows.demo.estate import DemoEstate, seed_demo_estate
+from flows.demo.tls_servers import DemoEndpoints, start_demo_endpoints
 
 DEMO_REGIONS = ["us-east-1", "eu-west-1"]
 
 
-@contextmanager
-def patched_env(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def demo_config(estate: DemoEstate, output: Path) -> dict[str, Any]:
+def demo_config(estate: DemoEstate, output: Path, endpoints: DemoEndpoints | None = None) -> dict[str, Any]:
     year = datetime.now(UTC).year
-    return {
+    config: dict[str, Any] = {
         "organization": estate.organization,
         "period": {"start": f"{year}-01-01", "end": f"{year}-12-31"},
         "aws": {
@@ -51,25 +38,41 @@ def demo_config(estate: DemoEstate, output: Path) -> dict[str, Any]:
         },
         "output": str(output.resolve()),
     }
+    if endpoints is not None:
+        config["endpoints"] = {
+            "timeout_seconds": 5,
+            "ca_bundle": str(endpoints.ca_bundle),
+            "targets": [
+                {"host": t.host, "port": t.port, "sni": t.sni, "address": t.address} for t in endpoints.targets
+            ],
+        }
+    return config
 
 
-def write_demo_config(estate: DemoEstate, output: Path) -> Path:
+def write_demo_config(estate: DemoEstate, output: Path, endpoints: DemoEndpoints | None = None) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     path = output / "soc2-evidence.yaml"
     header = "# Written by `soc2-evidence demo`: the config a user would write for this estate.\n"
-    path.write_text(header + yaml.safe_dump(demo_config(estate, output), sort_keys=False), encoding="utf-8")
+    body = yaml.safe_dump(demo_config(estate, output, endpoints), sort_keys=False)
+    path.write_text(header + body, encoding="utf-8")
     return path
 
 
 def run_demo(output: Path, *, concurrency: int | None = None):  # -> RunOutcome
     from flows.run import run_evidence
 
-    with MotoEmulator() as moto, patched_env(moto.env()):
+    output.mkdir(parents=True, exist_ok=True)
+    with (
+        MotoEmulator() as moto,
+        moto.use_env(),
+        start_demo_endpoints(output / "demo-ca") as endpoints,
+    ):
         estate = seed_demo_estate(moto.endpoint_url)
-        config_path = write_demo_config(estate, output)
+        config_path = write_demo_config(estate, output, endpoints)
         print(
             f"Demo estate: {estate.organization} on moto at {moto.endpoint_url}; accounts "
             + ", ".join(f"{name} {aid}" for name, aid in estate.accounts.items())
         )
+        print("TLS endpoints: " + ", ".join(t.label for t in endpoints.targets) + " (on 127.0.0.1, demo CA)")
         print(f"Config: {config_path}\n")
         return run_evidence(config_path, concurrency=concurrency)

@@ -35,6 +35,7 @@ import socketserver
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,11 +61,15 @@ def _now() -> dt.datetime:
 
 
 def _name(common_name: str, org: str = "Dexo.chat demo") -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
 
 
 def _key_pem(key: Any) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 @dataclass
@@ -241,14 +246,17 @@ class _TlsHttpServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, context: ssl.SSLContext, hsts_header: str | None, timeout: float) -> None:
+    def __init__(self, context: ssl.SSLContext, hsts_header: str | None, timeout: float, latency: float = 0.0) -> None:
         self.ssl_context = context
+        self.latency = latency
         self.hsts_header = hsts_header
         self.conn_timeout = timeout
         super().__init__((LOCALHOST, 0), _Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         request.settimeout(self.conn_timeout)
+        if self.latency:
+            time.sleep(self.latency)  # a network round trip before the handshake
         try:
             tls = self.ssl_context.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError):
@@ -278,8 +286,10 @@ class TlsServer:
         hsts: str | bool | None = True,
         legacy: bool | None = None,
         name: str = "",
+        latency_seconds: float = 0.0,
     ) -> None:
         self.cert = cert
+        self.latency_seconds = latency_seconds
         self.name = name
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         if legacy is None:
@@ -310,7 +320,7 @@ class TlsServer:
         return EndpointTarget(host, self.port, sni, address=LOCALHOST)
 
     def start(self) -> TlsServer:
-        self._server = _TlsHttpServer(self.context, self.hsts_header, timeout=10.0)
+        self._server = _TlsHttpServer(self.context, self.hsts_header, timeout=10.0, latency=self.latency_seconds)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name=f"tls-{self.name}"
         )

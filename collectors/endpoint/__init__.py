@@ -1,0 +1,1 @@
+"""Live endpoint collectors: TLS configuration, certificates and HTTPS headers of public endpoints."""
