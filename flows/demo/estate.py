@@ -431,10 +431,13 @@ def seed_demo_estate(endpoint_url: str) -> DemoEstate:
         seed_ebs(acct, ledger, keys)
         seed_rds(acct, ledger, keys)
         seed_dynamodb(acct, ledger, keys)
-    from flows.demo.estate_iam import seed_iam_identities  # it builds on member_session() below
+    # these build on member_session() below
+    from flows.demo.estate_iam import seed_iam_identities
+    from flows.demo.estate_tls import seed_tls_estate
 
     expected = ledger.expected()
     merge_expected(expected, seed_iam_identities(endpoint_url, accounts))
+    merge_expected(expected, seed_tls_estate(endpoint_url, accounts))
     return DemoEstate(
         organization=ORGANIZATION,
         organization_id=org_id,

@@ -246,8 +246,9 @@ def test_s3(estate):
     }
     assert pab[ACCOUNT].reason == "account level off: RestrictPublicBuckets"
     assert pab["acme-plain-open"].reason == "not blocked: RestrictPublicBuckets"
-    # 1 ListBuckets + 1 s3control + per bucket (GetBucketLocation, GetBucketEncryption, GetPublicAccessBlock)
-    assert recorder.api_calls == 2 + 3 * 3
+    # 1 ListBuckets + 1 s3control + per bucket (GetBucketLocation, GetBucketEncryption, GetPublicAccessBlock,
+    # GetBucketPolicy)
+    assert recorder.api_calls == 2 + 3 * 4
 
 
 def test_ebs(estate):

@@ -17,6 +17,7 @@ from collectors.registry import checks
 from flows.demo.emulators import FaultRule, MotoEmulator
 from flows.demo.estate import DemoEstate, seed_demo_estate
 from flows.demo.run import write_demo_config
+from flows.demo.tls_servers import DemoEndpoints, start_demo_endpoints
 from flows.evaluate import reevaluate
 from flows.run import RunOutcome, run_evidence
 from reports.atomic import sha256_file
@@ -28,16 +29,36 @@ AWS_CHECKS = {cid for cid, c in checks().items() if c.spec.provider == "aws"}
 
 
 @pytest.fixture(scope="module")
+def endpoints(tmp_path_factory: pytest.TempPathFactory):
+    with start_demo_endpoints(tmp_path_factory.mktemp("ca")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def estate(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory):
     with MotoEmulator() as moto, moto.use_env():
         yield moto, seed_demo_estate(moto.endpoint_url), tmp_path_factory.mktemp("runs")
 
 
 @pytest.fixture(scope="module")
-def clean_run(estate: tuple[MotoEmulator, DemoEstate, Path]) -> RunOutcome:
+def clean_run(estate: tuple[MotoEmulator, DemoEstate, Path], endpoints: DemoEndpoints) -> RunOutcome:
     _, demo, out = estate
-    config = write_demo_config(demo, out / "clean")
+    config = write_demo_config(demo, out / "clean", endpoints)
     return run_evidence(config)
+
+
+def test_live_tls_endpoints_are_scanned_through_the_flow(clean_run: RunOutcome, endpoints: DemoEndpoints) -> None:
+    results = [f.result for f in clean_run.findings if f.result.provider == "endpoint"]
+    labels = {t.label for t in endpoints.targets}
+    assert {r.account for r in results} == labels
+    failing: dict[str, set[str]] = {}
+    for r in results:
+        assert r.status != "error", r.reason
+        if r.status == "fail":
+            failing.setdefault(r.check_id, set()).add(r.resource_id)
+    assert failing == {k: set(v) for k, v in endpoints.expected_failures.items() if v}
+    ciphers = next(r for r in results if r.check_id == "endpoint.tls.ciphers" and r.resource_id.startswith("app."))
+    assert 0 < ciphers.observed["share_256_bit"] <= 1
 
 
 def by_status(outcome: RunOutcome) -> Counter[str]:
@@ -46,9 +67,9 @@ def by_status(outcome: RunOutcome) -> Counter[str]:
 
 def test_every_account_region_and_check_is_assessed(clean_run: RunOutcome, estate) -> None:
     _, demo, _ = estate
-    accounts = {f.result.account for f in clean_run.findings}
+    accounts = {f.result.account for f in clean_run.findings if f.result.provider == "aws"}
     assert accounts == set(demo.accounts.values())
-    assert {f.result.check_id for f in clean_run.findings} == AWS_CHECKS
+    assert {f.result.check_id for f in clean_run.findings if f.result.provider == "aws"} == AWS_CHECKS
     for check in ("aws.ebs.default_encryption",):
         regions = {(f.result.account, f.result.region) for f in clean_run.findings if f.result.check_id == check}
         assert regions == {(a, r) for a in demo.accounts.values() for r in ("us-east-1", "eu-west-1")}
