@@ -1,0 +1,259 @@
+"""Run history: every completed run with its control-status counts, the gaps in
+coverage (SOC 2 Type II needs the controls operating all through the audit
+period), and the incomplete runs (never a baseline).
+
+Gaps, when an expected interval is given:
+- between consecutive completed runs started further apart than the interval;
+- from the audit period's start to the first run, when the first run started
+  more than the interval after the period's start;
+- from the last run to min(the period's end, now), likewise.
+The period is taken from the newest completed run's manifest (`period`:
+{start, end}, dates; the end date is inclusive, so it ends at the next
+midnight UTC).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from reports.store import CONTROLS, MANIFEST, completed_runs
+
+CONTROL_STATUSES = ("effective", "deficient", "incomplete", "no_evidence")
+
+
+def parse_time(text: str) -> datetime | None:
+    """A manifest timestamp (`2026-11-30T11:00:54.123456Z`) as an aware UTC datetime."""
+    try:
+        dt = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def run_id_time(run_id: str) -> datetime | None:
+    """The start time encoded in a run ID (`YYYYMMDDTHHMMSSZ-xxxxxx`)."""
+    try:
+        return datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class HistoryRun:
+    run_id: str
+    path: Path
+    started_at: datetime | None
+    finished_at: datetime | None
+    control_counts: Mapping[str, int] | None  # None when controls.json is missing or unreadable
+    previous_run: str | None
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "path": str(self.path),
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "controls": dict(self.control_counts) if self.control_counts is not None else None,
+            "previous_run": self.previous_run,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Gap:
+    kind: str  # before_first_run | between_runs | after_last_run
+    start: datetime
+    end: datetime
+    after_run: str | None  # the run before the gap (None: the period's start)
+    before_run: str | None  # the run after the gap (None: the period's end or now)
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    def describe(self) -> str:
+        left = f"run {self.after_run}" if self.after_run else "period start"
+        right = f"run {self.before_run}" if self.before_run else "period end/now"
+        return (
+            f"gap of {format_duration(self.duration)}: {left} ({self.start:%Y-%m-%d %H:%M}Z) → "
+            f"{right} ({self.end:%Y-%m-%d %H:%M}Z)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "seconds": int(self.duration.total_seconds()),
+            "after_run": self.after_run,
+            "before_run": self.before_run,
+        }
+
+
+@dataclass(frozen=True)
+class IncompleteRun:
+    run_id: str
+    path: Path
+    reason: str
+    started_at: datetime | None  # from the run ID
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "path": str(self.path),
+            "reason": self.reason,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+        }
+
+
+@dataclass
+class History:
+    output: Path
+    expected_interval: timedelta | None
+    period: tuple[date, date] | None
+    runs: list[HistoryRun] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    incomplete: list[IncompleteRun] = field(default_factory=list)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per completed run (oldest first) with the gap before it, if any."""
+        gap_before = {g.before_run: g for g in self.gaps if g.before_run}
+        rows = []
+        for r in self.runs:
+            c = r.control_counts or {}
+            g = gap_before.get(r.run_id)
+            rows.append(
+                {
+                    "run_id": r.run_id,
+                    "started_at": r.started_at.strftime("%Y-%m-%d %H:%M") if r.started_at else "?",
+                    **{s: c.get(s, 0) if r.control_counts is not None else None for s in CONTROL_STATUSES},
+                    "gap_before": format_duration(g.duration) if g else "",
+                    "note": r.note,
+                }
+            )
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "output": str(self.output),
+            "expected_interval_seconds": int(self.expected_interval.total_seconds())
+            if self.expected_interval
+            else None,
+            "period": {"start": self.period[0].isoformat(), "end": self.period[1].isoformat()} if self.period else None,
+            "runs": [r.to_json() for r in self.runs],
+            "gaps": [g.to_json() for g in self.gaps],
+            "incomplete": [r.to_json() for r in self.incomplete],
+        }
+
+
+def format_duration(td: timedelta) -> str:
+    secs = int(td.total_seconds())
+    days, rem = divmod(secs, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes = rem // 60
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m"
+
+
+def _control_counts(run_dir: Path, manifest: Mapping[str, Any]) -> tuple[dict[str, int] | None, str]:
+    rel = (manifest.get("outputs") or {}).get("controls", {}).get("path", CONTROLS)
+    try:
+        with open(run_dir / rel, encoding="utf-8") as fh:
+            data = json.load(fh)
+        counts = Counter(str(c["status"]) for c in data)
+    except FileNotFoundError:
+        return None, f"{rel} missing"
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        return None, f"{rel} unreadable: {exc}"
+    return {s: counts.get(s, 0) for s in CONTROL_STATUSES}, ""
+
+
+def _period(manifest: Mapping[str, Any]) -> tuple[date, date] | None:
+    p = manifest.get("period")
+    if not isinstance(p, Mapping):
+        return None
+    try:
+        return date.fromisoformat(str(p["start"])), date.fromisoformat(str(p["end"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _midnight(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def _incomplete(output: Path, complete: set[str]) -> list[IncompleteRun]:
+    runs_dir = output / "runs"
+    out = []
+    if not runs_dir.is_dir():
+        return out
+    for child in sorted(runs_dir.iterdir()):
+        if not child.is_dir() or child.name.startswith(".") or child.name in complete:
+            continue
+        mpath = child / MANIFEST
+        if not mpath.is_file():
+            reason = "no manifest.json (killed or crashed before the end)"
+        else:
+            try:
+                with open(mpath, encoding="utf-8") as fh:
+                    status = json.load(fh).get("status")
+                reason = f"manifest status {status!r}, not 'completed'"
+            except (OSError, ValueError, AttributeError) as exc:
+                reason = f"manifest.json unreadable: {exc}"
+        out.append(IncompleteRun(child.name, child, reason, run_id_time(child.name)))
+    return out
+
+
+def run_history(output: Path, expected_interval: timedelta | None = None, *, now: datetime | None = None) -> History:
+    output = Path(output)
+    now = now or datetime.now(UTC)
+    infos = completed_runs(output)
+    runs: list[HistoryRun] = []
+    for info in infos:
+        m = info.manifest
+        counts, note = _control_counts(info.path, m)
+        runs.append(
+            HistoryRun(
+                run_id=info.run_id,
+                path=info.path,
+                started_at=parse_time(m.get("started_at", "")) or run_id_time(info.run_id),
+                finished_at=parse_time(m.get("finished_at", "")),
+                control_counts=counts,
+                previous_run=m.get("previous_run"),
+                note=note,
+            )
+        )
+    period = _period(infos[-1].manifest) if infos else None
+    history = History(output, expected_interval, period, runs, [], _incomplete(output, {i.run_id for i in infos}))
+    if expected_interval is None or not runs:
+        return history
+    timed = [r for r in runs if r.started_at is not None]
+    if not timed:
+        return history
+    gaps: list[Gap] = []
+    if period is not None:
+        start = _midnight(period[0])
+        first = timed[0]
+        if first.started_at - start > expected_interval:  # type: ignore[operator]
+            gaps.append(Gap("before_first_run", start, first.started_at, None, first.run_id))  # type: ignore[arg-type]
+    for a, b in pairwise(timed):
+        if b.started_at - a.started_at > expected_interval:  # type: ignore[operator]
+            gaps.append(Gap("between_runs", a.started_at, b.started_at, a.run_id, b.run_id))  # type: ignore[arg-type]
+    if period is not None:
+        end = min(_midnight(period[1]) + timedelta(days=1), now)
+        last = timed[-1]
+        if end - last.started_at > expected_interval:  # type: ignore[operator]
+            gaps.append(Gap("after_last_run", last.started_at, end, last.run_id, None))  # type: ignore[arg-type]
+    history.gaps = gaps
+    return history
