@@ -44,6 +44,13 @@ def _load(config: str):  # -> AppConfig
         catalog = load_catalog(cfg.catalog, set(checks()))
     except CatalogError as exc:
         raise BadInput(exc.message) from None
+    from controls.exceptions import ExceptionsError, load_exceptions
+
+    if cfg.exceptions:
+        try:
+            load_exceptions(cfg.exceptions, set(checks()))
+        except ExceptionsError as exc:
+            raise BadInput(exc.message) from None
     for w in catalog.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return cfg

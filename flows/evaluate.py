@@ -18,6 +18,7 @@ from collectors.evidence import EvidenceBundle, Scope
 from collectors.registry import checks, checks_for, collectors
 from controls import EvidenceRef, Finding
 from controls.catalog import parse_catalog
+from controls.exceptions import apply_exceptions, parse_exceptions
 from flows.collect import evaluate_bundle
 from flows.run import _finding, sort_findings
 from reports.atomic import sha256_file
@@ -84,6 +85,15 @@ def reevaluate(run_dir: Path) -> Reevaluation:
         if scope.collector in known:
             results += evaluate_bundle(bundle, checks_for(scope.collector), thresholds, as_of)
     results += [Finding.from_json(x).result for x in manifest.get("collection_errors", [])]
+    stored_exceptions = manifest.get("exceptions")
+    if stored_exceptions:
+        exc_path = run_dir / stored_exceptions["path"]
+        if not exc_path.is_file():
+            raise RunDirError(f"{exc_path}: the run's exceptions file is missing")
+        if sha256_file(exc_path) != stored_exceptions["sha256"]:
+            problems.append(f"{stored_exceptions['path']}: SHA-256 differs from the manifest")
+        risk = parse_exceptions(exc_path.read_text(encoding="utf-8"), stored_exceptions["source"], set(checks()))
+        results, _ = apply_exceptions(results, risk, as_of)
     findings = sort_findings([_finding(run_id, r, catalog, evaluated_at) for r in results])
 
     stored_path = run_dir / FINDINGS

@@ -19,16 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from collectors.aws.base import GLOBAL_REGION, AwsTuning, clear_credentials_cache
 from collectors.endpoint.base import TlsTuning
 from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Scope
 from collectors.gcp.base import GcpTuning
-from collectors.registry import checks, collectors
+from collectors.registry import checks, collectors, specs
 from controls import CheckResult, ControlResult, Finding
 from controls.catalog import Catalog, load_catalog
+from controls.exceptions import apply_exceptions, load_exceptions
 from controls.mapping import control_results
 from flows.accounts import AccountTarget, Discovery, Identity, discover_accounts, identify
 from flows.collect import (
@@ -41,6 +42,9 @@ from flows.collect import (
     write_bundle,
 )
 from flows.config import AppConfig, Endpoint, load_config
+from reports.atomic import sha256_file
+from reports.drift import Drift, compute_drift, load_run_controls, load_run_findings_fast
+from reports.exports import RunMeta, write_exports
 from reports.store import RunWriter, completed_runs, new_run_id
 
 TOOL = "soc2-evidence"
@@ -272,14 +276,29 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
     if clashes := [p for p, n in paths.items() if n > 1]:
         raise RuntimeError(f"internal error: evidence files written twice in one run: {clashes[:5]}")
     evaluated_at = iso(as_of)
-    findings = sort_findings([_finding(run_id, r, catalog, evaluated_at) for o in outcomes for r in o.results])
+    risk_exceptions = load_exceptions(cfg.exceptions, set(all_checks)) if cfg.exceptions else []
+    checked, exceptions_report = apply_exceptions([r for o in outcomes for r in o.results], risk_exceptions, as_of)
+    for warning in exceptions_report.warnings():
+        logger.warning(warning)
+    findings = sort_findings([_finding(run_id, r, catalog, evaluated_at) for r in checked])
     results = control_results(catalog, findings)
     finished = datetime.now(UTC)
     collection_seconds = time.monotonic() - t0
+    baseline = previous[-1] if previous else None
+    drift = compute_drift(
+        load_run_findings_fast(baseline.path) if baseline else None,
+        findings,
+        load_run_controls(baseline.path) if baseline else None,
+        [r.to_json() for r in results],
+        from_run=baseline.run_id if baseline else None,
+        to_run=run_id,
+    )
 
     findings_ref = writer.write_findings(findings)
     controls_ref = writer.write_controls(results)
     catalog_ref = writer.write_raw("catalog.yaml", catalog_text(cfg))
+    exceptions_ref = writer.write_raw("exceptions.yaml", Path(cfg.exceptions).read_bytes()) if cfg.exceptions else None
+    drift_ref = writer.write_json("drift.json", drift.to_json())
     evidence_files.sort(key=lambda e: e["path"])
     scope_doc = {
         "aws_accounts": [
@@ -313,7 +332,22 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
         findings=findings,
         evidence_files=evidence_files,
     )
-    from reports.atomic import sha256_file
+    run_meta = RunMeta(
+        run_id=run_id,
+        organization=cfg.organization,
+        period_start=cfg.period.start,
+        period_end=cfg.period.end,
+        started_at=started,
+        finished_at=finished,
+        tool_version=tool_version(),
+        config_sha256=cfg.sha256,
+        catalog_sha256=catalog_ref.sha256,
+        findings_sha256=findings_ref.sha256,
+        controls_sha256=controls_ref.sha256,
+        previous_manifest_sha256=(baseline.manifest_sha256 if baseline else "") or "",
+        account_names={t.id: t.name for t in targets if t.name},
+    )
+    exports = write_exports(writer.path, run_meta, catalog.controls, findings, results, specs())
 
     manifest = {
         "schema": 1,
@@ -331,6 +365,14 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
         "config_sha256": cfg.sha256,
         "config": cfg.to_json(),
         "catalog": {"source": catalog.source, "path": catalog_ref.path, "sha256": catalog_ref.sha256},
+        "exceptions": None
+        if exceptions_ref is None
+        else {
+            "source": str(cfg.exceptions),
+            "path": exceptions_ref.path,
+            "sha256": exceptions_ref.sha256,
+            "report": exceptions_report.to_json(),
+        },
         "scope": scope_doc,
         "callers": callers,
         "orchestration": {"task_runner": "thread", "max_workers": workers, "per_task_concurrency": tuning.concurrency},
@@ -346,13 +388,15 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
             "findings": findings_ref.to_json(),
             "controls": controls_ref.to_json(),
             "workbook": {"path": workbook_path.name, "sha256": sha256_file(workbook_path)},
+            "drift": drift_ref.to_json(),
+            "exports": [{"path": p, "sha256": h} for p, h in exports],
         },
         "previous_run": previous[-1].run_id if previous else None,
         "previous_manifest_sha256": previous[-1].manifest_sha256 if previous else None,
         "prefect": _prefect_context(),
     }
     writer.write_manifest(manifest)
-    _publish_artifact(run_id, results)
+    _publish_artifact(run_id, results, drift)
     logger.info("run %s: %d findings, %d API calls, %.1fs", run_id, len(findings), api_calls, collection_seconds)
     return RunOutcome(
         run_id, writer.path, findings, results, workbook_path, api_calls, manifest, warnings=list(catalog.warnings)
@@ -387,7 +431,7 @@ def _prefect_context() -> dict[str, Any]:
         return {}
 
 
-def _publish_artifact(run_id: str, results: list[ControlResult]) -> None:
+def _publish_artifact(run_id: str, results: list[ControlResult], drift: Drift) -> None:
     rows = [
         {"control": r.control_id, "title": r.title, "status": str(r.status), **{k: v for k, v in r.counts.items()}}
         for r in results
@@ -395,6 +439,9 @@ def _publish_artifact(run_id: str, results: list[ControlResult]) -> None:
     try:
         create_table_artifact(
             key="soc2-control-summary", table=rows, description=f"SOC 2 evidence run {run_id}: status per control"
+        )
+        create_markdown_artifact(
+            key="soc2-drift", markdown=drift.to_markdown(), description=f"SOC 2 evidence run {run_id}: drift"
         )
     except Exception as exc:  # the artifact is a convenience; the run's files are the record
         get_run_logger().warning("could not publish the Prefect artifact: %s", exc)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import chain, islice
 from pathlib import Path
@@ -81,9 +81,19 @@ class WorkbookInput:
     checks: Mapping[str, CheckSpec]
     findings: Sequence[Finding]
     evidence_files: Sequence[EvidenceFileInfo]
+    # optional sheets (each a list of row dicts with the same keys)
+    criteria: Mapping[str, str] = field(default_factory=dict)  # every TSC id -> paraphrase
+    commitments: Sequence[Mapping[str, Any]] = ()  # Commitment / Source / Controls / Control status / Support
+    exceptions: Sequence[Mapping[str, Any]] = ()  # controls.exceptions.ExceptionsReport.rows()
+    drift_summary: str = ""  # reports.drift.Drift.summary()
+    drift_rows: Sequence[Mapping[str, Any]] = ()  # control changes then Drift.rows()
 
 
 COVER_SHEET = "Cover"
+CRITERIA_SHEET = "Criteria"
+COMMITMENTS_SHEET = "Commitments"
+EXCEPTIONS_SHEET = "Exceptions"
+DRIFT_SHEET = "Drift"
 SUMMARY_SHEET = "Summary"
 ERRORS_SHEET = "Errors"
 EVIDENCE_SHEET = "Evidence index"
@@ -116,6 +126,7 @@ POPULATION_HEADERS = (
     "Evidence file",
     "SHA-256",
 )
+CRITERIA_HEADERS = ("Criterion", "Paraphrase", "Controls", "Status")
 ERRORS_HEADERS = (
     "Account",
     "Region",
@@ -220,7 +231,16 @@ class _WorkbookWriter:
     def __init__(self, wb: Workbook, data: WorkbookInput) -> None:
         self.wb = wb
         self.data = data
-        self.taken: set[str] = {COVER_SHEET, SUMMARY_SHEET, ERRORS_SHEET, EVIDENCE_SHEET}
+        self.taken: set[str] = {
+            COVER_SHEET,
+            SUMMARY_SHEET,
+            CRITERIA_SHEET,
+            COMMITMENTS_SHEET,
+            EXCEPTIONS_SHEET,
+            DRIFT_SHEET,
+            ERRORS_SHEET,
+            EVIDENCE_SHEET,
+        }
         self.results = {r.control_id: r for r in data.control_results}
         self.infos = {c.id: c for c in data.controls}
         self.population = _index_by_control(data.findings)
@@ -230,6 +250,8 @@ class _WorkbookWriter:
     def write(self) -> None:
         self._table(COVER_SHEET, [_Column("Section"), _Column("Item"), _Column("Value", AUTO)], self._cover_rows())
         self._table(SUMMARY_SHEET, _columns(SUMMARY_HEADERS, numbers=range(4, 10)), self._summary_rows())
+        self._table(CRITERIA_SHEET, _columns(CRITERIA_HEADERS), self._criteria_rows())
+        self._dict_table(COMMITMENTS_SHEET, self.data.commitments, "No commitments file configured (commitments:).")
         status_col = POPULATION_HEADERS.index("Status")
         for cid in self.control_ids:
             tab = self._control_status(cid)
@@ -240,6 +262,8 @@ class _WorkbookWriter:
                 status_col=status_col,
                 tab_color=CONTROL_STATUS_COLORS.get(tab),
             )
+        self._dict_table(EXCEPTIONS_SHEET, self.data.exceptions, "No exceptions file configured (exceptions:).")
+        self._dict_table(DRIFT_SHEET, self.data.drift_rows, self.data.drift_summary or "No drift computed.")
         self._table(ERRORS_SHEET, _columns(ERRORS_HEADERS), self._error_rows())
         self._table(
             EVIDENCE_SHEET,
@@ -248,6 +272,38 @@ class _WorkbookWriter:
         )
 
     # --- sheets -----------------------------------------------------------
+
+    def _criteria_rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every criterion -> its controls -> the worst of their statuses."""
+        by_criterion: dict[str, list[str]] = {}
+        for cid in self.control_ids:
+            info = self.infos.get(cid)
+            for crit in info.criteria if info else ():
+                by_criterion.setdefault(crit, []).append(cid)
+        order = list(self.data.criteria) or sorted(by_criterion)
+        rank = {s: i for i, s in enumerate(("deficient", "incomplete", NOT_EVALUATED, "effective", "no_evidence"))}
+        for crit in order:
+            controls = by_criterion.get(crit, [])
+            automated = [c for c in controls if self.infos.get(c) and self.infos[c].checks]
+            if not automated:
+                status = "no automated evidence"
+            else:
+                status = min((self._control_status(c) for c in automated), key=lambda s: rank.get(s, 99))
+            yield (
+                crit,
+                self.data.criteria.get(crit, ""),
+                ", ".join(controls) or "(none)",
+                _Styled(status, fill=CONTROL_STATUS_COLORS.get(status)),
+            )
+
+    def _dict_table(self, title: str, rows: Sequence[Mapping[str, Any]], empty: str) -> None:
+        """A sheet from row dicts; a one-line note when there is nothing to show."""
+        if not rows:
+            self._table(title, [_Column("Note")], [(empty,)])
+            return
+        headers = list(rows[0])
+        columns = [_Column(h, AUTO) for h in headers]
+        self._table(title, columns, ([r.get(h) for h in headers] for r in rows))
 
     def _cover_rows(self) -> Iterator[tuple[Any, ...]]:
         d = self.data
