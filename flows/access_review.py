@@ -427,9 +427,9 @@ def _load_json(path: Path) -> Any:
 
 
 def _candidate_dirs(meta: Mapping[str, str], output: Path | None) -> list[Path]:
+    if output is not None:  # explicit: only there
+        return [reviews_dir(output.resolve())]
     dirs = []
-    if output is not None:
-        dirs.append(reviews_dir(output.resolve()))
     if meta.get("reviews_dir"):
         dirs.append(Path(meta["reviews_dir"]))
     dirs.append(reviews_dir(Path("soc2-evidence-output").resolve()))

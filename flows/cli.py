@@ -51,6 +51,13 @@ def _load(config: str):  # -> AppConfig
             load_exceptions(cfg.exceptions, set(checks()))
         except ExceptionsError as exc:
             raise BadInput(exc.message) from None
+    from controls.commitments import CommitmentsError, load_commitments
+
+    if cfg.commitments:
+        try:
+            load_commitments(cfg.commitments, [c.id for c in catalog.controls])
+        except CommitmentsError as exc:
+            raise BadInput(exc.message) from None
     for w in catalog.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return cfg

@@ -10,7 +10,9 @@ from typing import Any
 from collectors.registry import specs
 from controls import ControlResult, Finding
 from controls.catalog import Catalog
+from controls.commitments import CommitmentResult
 from flows.config import AppConfig
+from reports.drift import Drift
 from reports.workbook import ControlInfo, EvidenceFileInfo, WorkbookInput, write_workbook
 
 
@@ -40,6 +42,42 @@ def evidence_infos(files: Sequence[Mapping[str, Any]]) -> list[EvidenceFileInfo]
     ]
 
 
+def commitment_row(c: CommitmentResult) -> dict[str, Any]:
+    return {
+        "Commitment": c.commitment.id,
+        "Promise (quoted)": c.commitment.quote,
+        "Source": c.commitment.source,
+        "Controls": ", ".join(c.control_statuses) or "(none)",
+        "Control status": ", ".join(f"{k}: {v}" for k, v in c.control_statuses.items()) or "-",
+        "Supported by the evidence": c.support,
+        "Note": c.commitment.note,
+    }
+
+
+def drift_rows(drift: Drift) -> list[dict[str, Any]]:
+    """Control status changes first, then every changed resource, in one filterable table."""
+    rows: list[dict[str, Any]] = []
+    for c in drift.control_rows():
+        rows.append(
+            {
+                "Change": "control status changed",
+                "Control IDs": c["Control"],
+                "Check": "",
+                "Account": "",
+                "Region": "",
+                "Resource type": "control",
+                "Resource ID": c["Title"],
+                "Was": c["Was"],
+                "Now": c["Now"],
+                "Reason": "",
+            }
+        )
+    rows.extend(drift.rows())
+    if not rows:
+        rows.append({"Change": drift.summary()})
+    return rows
+
+
 def build_workbook(
     path: Path,
     *,
@@ -54,6 +92,9 @@ def build_workbook(
     results: Sequence[ControlResult],
     findings: Sequence[Finding],
     evidence_files: Sequence[Mapping[str, Any]],
+    commitments: Sequence[CommitmentResult] = (),
+    exceptions: Sequence[Mapping[str, Any]] = (),
+    drift: Drift | None = None,
 ) -> None:
     write_workbook(
         path,
@@ -73,5 +114,10 @@ def build_workbook(
             checks=specs(),
             findings=findings,
             evidence_files=evidence_infos(evidence_files),
+            criteria=dict(catalog.criteria),
+            commitments=[commitment_row(c) for c in commitments],
+            exceptions=list(exceptions),
+            drift_summary=drift.summary() if drift else "",
+            drift_rows=drift_rows(drift) if drift else (),
         ),
     )

@@ -29,6 +29,7 @@ from collectors.gcp.base import GcpTuning
 from collectors.registry import checks, collectors, specs
 from controls import CheckResult, ControlResult, Finding
 from controls.catalog import Catalog, load_catalog
+from controls.commitments import evaluate_commitments, load_commitments
 from controls.exceptions import apply_exceptions, load_exceptions
 from controls.mapping import control_results
 from flows.accounts import AccountTarget, Discovery, Identity, discover_accounts, identify
@@ -282,6 +283,8 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
         logger.warning(warning)
     findings = sort_findings([_finding(run_id, r, catalog, evaluated_at) for r in checked])
     results = control_results(catalog, findings)
+    promises = load_commitments(cfg.commitments, [c.id for c in catalog.controls]) if cfg.commitments else ()
+    commitments = evaluate_commitments(promises, {r.control_id: str(r.status) for r in results})
     finished = datetime.now(UTC)
     collection_seconds = time.monotonic() - t0
     baseline = previous[-1] if previous else None
@@ -331,6 +334,9 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
         results=results,
         findings=findings,
         evidence_files=evidence_files,
+        commitments=commitments,
+        exceptions=exceptions_report.rows() if cfg.exceptions else (),
+        drift=drift,
     )
     run_meta = RunMeta(
         run_id=run_id,
@@ -374,6 +380,7 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
             "report": exceptions_report.to_json(),
         },
         "scope": scope_doc,
+        "commitments": [c.to_json() for c in commitments],
         "callers": callers,
         "orchestration": {"task_runner": "thread", "max_workers": workers, "per_task_concurrency": tuning.concurrency},
         "api_calls": api_calls,

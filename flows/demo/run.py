@@ -9,7 +9,8 @@ no network.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,52 @@ import yaml
 
 from flows.demo.emulators import MotoEmulator
 from flows.demo.estate import DemoEstate, seed_demo_estate
+from flows.demo.gcs_emulator import DEMO_THRESHOLDS as GCS_DEMO_THRESHOLDS
+from flows.demo.gcs_emulator import GcsEmulator, seed_gcp_estate
 from flows.demo.tls_servers import DemoEndpoints, start_demo_endpoints
 
 DEMO_REGIONS = ["us-east-1", "eu-west-1"]
 
 
-def demo_config(estate: DemoEstate, output: Path, endpoints: DemoEndpoints | None = None) -> dict[str, Any]:
+GCP_PROJECTS = ["dexo-prod", "dexo-analytics"]
+
+
+def demo_exceptions(today: date) -> str:
+    """One approved, current risk acceptance and one that has expired."""
+    exceptions = {
+        "exceptions": [
+            {
+                "check": "aws.s3.default_encryption",
+                "resource": "dexo-staging-scratch",
+                "reason": "Scratch bucket for load tests; holds synthetic data only, emptied nightly",
+                "approved_by": "cto@dexo.chat",
+                "approved_on": (today - timedelta(days=60)).isoformat(),
+                "expires_on": (today + timedelta(days=120)).isoformat(),
+                "ticket": "SEC-142",
+            },
+            {
+                "check": "aws.s3.default_encryption",
+                "resource": "dexo-mgmt-eu-athena-*",
+                "reason": "Athena results bucket pending migration to the KMS-encrypted workgroup",
+                "approved_by": "cto@dexo.chat",
+                "approved_on": (today - timedelta(days=200)).isoformat(),
+                "expires_on": (today - timedelta(days=14)).isoformat(),
+                "ticket": "SEC-97",
+            },
+        ]
+    }
+    return "# Dexo.chat's approved risk acceptances (written by the demo).\n" + yaml.safe_dump(
+        exceptions, sort_keys=False
+    )
+
+
+def demo_config(
+    estate: DemoEstate,
+    output: Path,
+    endpoints: DemoEndpoints | None = None,
+    *,
+    gcp_projects: list[str] | None = None,
+) -> dict[str, Any]:
     year = datetime.now(UTC).year
     config: dict[str, Any] = {
         "organization": estate.organization,
@@ -35,10 +76,18 @@ def demo_config(estate: DemoEstate, output: Path, endpoints: DemoEndpoints | Non
         },
         "output": str(output.resolve()),
     }
+    if gcp_projects:
+        config["gcp"] = {"projects": list(gcp_projects)}
+        config["thresholds"] = dict(GCS_DEMO_THRESHOLDS)
+    exceptions = output / "exceptions.yaml"
+    exceptions.write_text(demo_exceptions(datetime.now(UTC).date()), encoding="utf-8")
+    config["exceptions"] = str(exceptions.resolve())
+    commitments = resources.files("flows.demo").joinpath("data/commitments.yaml")
+    config["commitments"] = str(Path(str(commitments)).resolve())
     if endpoints is not None:
         config["endpoints"] = {
             "timeout_seconds": 5,
-            "ca_bundle": str(endpoints.ca_bundle),
+            "ca_bundle": str(Path(endpoints.ca_bundle).resolve()),
             "targets": [
                 {"host": t.host, "port": t.port, "sni": t.sni, "address": t.address} for t in endpoints.targets
             ],
@@ -46,11 +95,17 @@ def demo_config(estate: DemoEstate, output: Path, endpoints: DemoEndpoints | Non
     return config
 
 
-def write_demo_config(estate: DemoEstate, output: Path, endpoints: DemoEndpoints | None = None) -> Path:
+def write_demo_config(
+    estate: DemoEstate,
+    output: Path,
+    endpoints: DemoEndpoints | None = None,
+    *,
+    gcp_projects: list[str] | None = None,
+) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     path = output / "soc2-evidence.yaml"
     header = "# Written by `soc2-evidence demo`: the config a user would write for this estate.\n"
-    body = yaml.safe_dump(demo_config(estate, output, endpoints), sort_keys=False)
+    body = yaml.safe_dump(demo_config(estate, output, endpoints, gcp_projects=gcp_projects), sort_keys=False)
     path.write_text(header + body, encoding="utf-8")
     return path
 
@@ -62,14 +117,18 @@ def run_demo(output: Path, *, concurrency: int | None = None):  # -> RunOutcome
     with (
         MotoEmulator() as moto,
         moto.use_env(),
+        GcsEmulator() as gcs,
+        gcs.use_env(),
         start_demo_endpoints(output / "demo-ca") as endpoints,
     ):
         estate = seed_demo_estate(moto.endpoint_url)
-        config_path = write_demo_config(estate, output, endpoints)
+        seed_gcp_estate(gcs.endpoint)
+        config_path = write_demo_config(estate, output, endpoints, gcp_projects=GCP_PROJECTS)
         print(
             f"Demo estate: {estate.organization} on moto at {moto.endpoint_url}; accounts "
             + ", ".join(f"{name} {aid}" for name, aid in estate.accounts.items())
         )
+        print(f"GCP projects: {', '.join(GCP_PROJECTS)} on gcp-storage-emulator at {gcs.endpoint}")
         print("TLS endpoints: " + ", ".join(t.label for t in endpoints.targets) + " (on 127.0.0.1, demo CA)")
         print(f"Config: {config_path}\n")
         return run_evidence(config_path, concurrency=concurrency)
