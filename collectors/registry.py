@@ -167,7 +167,12 @@ _COLLECTORS: dict[str, CollectorSpec] = {}
 _CHECKS: dict[str, Check] = {}
 
 # Provider packages whose modules register collectors and checks on import.
-PROVIDER_PACKAGES: tuple[str, ...] = ("collectors.aws", "collectors.gcp", "collectors.endpoint")
+PROVIDER_PACKAGES: tuple[str, ...] = (
+    "collectors.aws",
+    "collectors.gcp",
+    "collectors.endpoint",
+    "collectors.access_review",
+)
 NOT_COLLECTORS = frozenset({"base"})  # shared plumbing modules of a provider package
 
 

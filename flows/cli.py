@@ -498,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     ve.add_argument("--output", help="output directory holding runs/ (default: the run directory's parent)")
     ve.add_argument("--format", choices=["text", "json"], default="text")
     ve.set_defaults(func=cmd_verify)
+    from flows.access_review_cli import register as register_access_review
+
+    register_access_review(sub)
     return p
 
 

@@ -7,6 +7,7 @@ same evaluation on stored evidence.
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from collections.abc import Iterable, Mapping
@@ -103,6 +104,22 @@ def summarise_params(calls: Iterable[ApiCall]) -> str:
     return f"{len(calls)} calls over " + ", ".join(keys)
 
 
+def load_bundle_files(run_dir: Path, entries: Iterable[Mapping[str, Any]]) -> dict[Scope, EvidenceBundle]:
+    """Evidence files of a run, read back into bundles per scope (refs set).
+    Missing files are skipped: callers that must notice check hashes first."""
+    bundles: dict[Scope, EvidenceBundle] = {}
+    for entry in entries:
+        path = run_dir / entry["path"]
+        if not path.is_file():
+            continue
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        scope = Scope(payload["provider"], payload["account"], payload["region"], payload["collector"])
+        bundle = bundles.setdefault(scope, EvidenceBundle(scope))
+        bundle.add_file_payload(payload)
+        bundle.refs[(payload["service"], payload["operation"])] = EvidenceRef(entry["path"], entry["sha256"])
+    return bundles
+
+
 def evaluate_bundle(
     bundle: EvidenceBundle, checks: Iterable[Check], thresholds: Mapping[str, Mapping[str, Any]], as_of: datetime
 ) -> list[CheckResult]:
@@ -157,9 +174,18 @@ class Tunings:
     tls: TlsTuning = field(default_factory=TlsTuning)
 
 
-def open_context(spec: CollectorSpec, scope: Scope, target: Target, tunings: Tunings) -> tuple[Any, Recorder]:
+def open_context(
+    spec: CollectorSpec, scope: Scope, target: Target, tunings: Tunings, run_path: Path
+) -> tuple[Any, Recorder]:
     """The provider's fetch context and recorder. Raises AssumeRoleError when
     an AWS account cannot be entered."""
+    if spec.provider == "access_review":
+        # stored access reviews (<output>/access-reviews) plus the account's IAM state
+        session = session_for(target.role_arn, tunings.aws)
+        rec = Recorder(scope, spec.operations, classify_error)
+        ctx = AwsFetchContext(session, scope.account, scope.region, rec, tunings.aws)
+        ctx.reviews_dir = run_path.parent.parent / "access-reviews"
+        return ctx, rec
     if spec.provider == "aws":
         session = session_for(target.role_arn, tunings.aws)
         rec = Recorder(scope, spec.operations, classify_error)
@@ -192,7 +218,7 @@ def collect_scope(
     spec = collectors()[collector_id]
     scope = Scope(spec.provider, target.account, region, collector_id)
     try:
-        ctx, recorder = open_context(spec, scope, target, tunings)
+        ctx, recorder = open_context(spec, scope, target, tunings, Path(run_path))
     except AssumeRoleError as exc:
         call = ApiCall("sts", "AssumeRole", {"RoleArn": target.role_arn}, "", None, exc.error)
         errs = scope_errors(scope, call)

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from collectors.evidence import EvidenceBundle, Scope
 from collectors.registry import checks, checks_for, collectors
-from controls import EvidenceRef, Finding
+from controls import Finding
 from controls.catalog import parse_catalog
 from controls.exceptions import apply_exceptions, parse_exceptions
-from flows.collect import evaluate_bundle
+from flows.collect import evaluate_bundle, load_bundle_files
 from flows.run import _finding, sort_findings
 from reports.atomic import sha256_file
 from reports.store import FINDINGS, MANIFEST, findings_bytes, read_manifest
@@ -65,19 +64,13 @@ def reevaluate(run_dir: Path) -> Reevaluation:
         problems.append(f"{cat['path']}: SHA-256 differs from the manifest")
     catalog = parse_catalog(cat_path.read_text(encoding="utf-8"), cat["source"], set(checks()))
 
-    bundles: dict[Scope, EvidenceBundle] = {}
     for entry in manifest["evidence"]:
         path = run_dir / entry["path"]
         if not path.is_file():
             problems.append(f"{entry['path']}: missing")
-            continue
-        if sha256_file(path) != entry["sha256"]:
+        elif sha256_file(path) != entry["sha256"]:
             problems.append(f"{entry['path']}: SHA-256 differs from the manifest")
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        scope = Scope(payload["provider"], payload["account"], payload["region"], payload["collector"])
-        bundle = bundles.setdefault(scope, EvidenceBundle(scope))
-        bundle.add_file_payload(payload)
-        bundle.refs[(payload["service"], payload["operation"])] = EvidenceRef(entry["path"], entry["sha256"])
+    bundles = load_bundle_files(run_dir, manifest["evidence"])
 
     known = collectors()
     results = []

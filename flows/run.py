@@ -24,6 +24,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from collectors.aws.base import GLOBAL_REGION, AwsTuning, clear_credentials_cache
 from collectors.endpoint.base import TlsTuning
+from collectors.endpoint.discovery import DISCOVERY_COLLECTORS, DiscoveredEndpoint, discover_endpoints
 from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Scope
 from collectors.gcp.base import GcpTuning
 from collectors.registry import checks, collectors, specs
@@ -39,6 +40,7 @@ from flows.collect import (
     Tunings,
     collect_scope,
     crashed_outcome,
+    load_bundle_files,
     unreachable_outcome,
     write_bundle,
 )
@@ -142,6 +144,24 @@ def _scopes_for(provider: str, regions: Sequence[str] = ()) -> list[tuple[str, s
 def endpoint_target(e: Endpoint) -> Target:
     host = f"[{e.host}]" if ":" in e.host else e.host
     return Target("endpoint", f"{host}:{e.port}", endpoint=(e.host, e.port, e.sni, e.address))
+
+
+def _gather(pending: Sequence[tuple[Scope, Any]]) -> list[ScopeOutcome]:
+    """Wait for submitted tasks; one that failed after its retries becomes
+    `error` results for its scope, never a gap."""
+    out = []
+    for scope, fut in pending:
+        fut.wait()
+        if fut.state.is_completed():
+            out.append(fut.result())
+            continue
+        try:
+            fut.result(raise_on_failure=True)
+        except Exception as exc:
+            out.append(crashed_outcome(scope, exc))
+        else:
+            out.append(crashed_outcome(scope, str(fut.state.message)))
+    return out
 
 
 def _finding(run_id: str, result: CheckResult, catalog: Catalog, evaluated_at: str) -> Finding:
@@ -253,22 +273,28 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
         evidence_files += write_bundle(bundle, writer)
         api_calls += 1
         ident_ref = bundle.ref(ident.call.service, ident.call.operation)
-        for cid, region in _scopes_for("aws", t.regions):
-            if not ident.ok:
-                outcomes.append(unreachable_outcome(Scope("aws", t.id, region, cid), ident.call, ident_ref))
-                continue
-            submit(Target("aws", t.id, role_arn=t.role_arn), region, cid)
-    for scope, fut in pending:
-        fut.wait()
-        if fut.state.is_completed():
-            outcomes.append(fut.result())
-        else:
-            try:
-                fut.result(raise_on_failure=True)
-            except Exception as exc:
-                outcomes.append(crashed_outcome(scope, exc))
-            else:
-                outcomes.append(crashed_outcome(scope, str(fut.state.message)))
+        for provider, scopes in (
+            ("aws", _scopes_for("aws", t.regions)),
+            ("access_review", _scopes_for("access_review")),
+        ):
+            for cid, region in scopes:
+                if not ident.ok:
+                    outcomes.append(unreachable_outcome(Scope(provider, t.id, region, cid), ident.call, ident_ref))
+                    continue
+                submit(Target(provider, t.id, role_arn=t.role_arn), region, cid)
+    outcomes += _gather(pending)
+    discovered: list[DiscoveredEndpoint] = []
+    if cfg.endpoints.discover:
+        # endpoints named by this run's own cloud evidence: ALBs, CloudFront, API Gateway
+        sources = [o for o in outcomes if o.scope.collector in DISCOVERY_COLLECTORS and o.evidence]
+        bundles = load_bundle_files(writer.path, [e for o in sources for e in o.evidence])
+        configured = {(e.host.lower(), e.port) for e in cfg.endpoints.targets}
+        discovered = [d for d in discover_endpoints(bundles.values()) if (d.host, d.port) not in configured]
+        pending.clear()
+        for d in discovered:
+            for cid, region in _scopes_for("endpoint"):
+                submit(Target("endpoint", d.label, endpoint=(d.host, d.port, None, None)), region, cid)
+        outcomes += _gather(pending)
 
     for o in outcomes:
         evidence_files += o.evidence
@@ -317,6 +343,7 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
         },
         "gcp_projects": list(cfg.gcp.projects),
         "endpoints": [f"{e.host}:{e.port}" for e in cfg.endpoints.targets],
+        "endpoints_discovered": [{"endpoint": d.label, "source": d.source} for d in discovered],
     }
     from flows.report import build_workbook
 

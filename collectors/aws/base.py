@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -160,6 +161,7 @@ class AwsFetchContext:
         self.region = region
         self.recorder = recorder
         self.tuning = tuning
+        self.reviews_dir: Path | None = None  # set for the access-review collector
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 

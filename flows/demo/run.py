@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from flows.access_review import start as start_access_review
+from flows.config import load_config
 from flows.demo.emulators import MotoEmulator
 from flows.demo.estate import DemoEstate, seed_demo_estate
 from flows.demo.gcs_emulator import DEMO_THRESHOLDS as GCS_DEMO_THRESHOLDS
@@ -131,4 +133,12 @@ def run_demo(output: Path, *, concurrency: int | None = None):  # -> RunOutcome
         print(f"GCP projects: {', '.join(GCP_PROJECTS)} on gcp-storage-emulator at {gcs.endpoint}")
         print("TLS endpoints: " + ", ".join(t.label for t in endpoints.targets) + " (on 127.0.0.1, demo CA)")
         print(f"Config: {config_path}\n")
-        return run_evidence(config_path, concurrency=concurrency)
+        outcome = run_evidence(config_path, concurrency=concurrency)
+        # the quarterly user-access review a reviewer would now fill in
+        review = start_access_review(load_config(config_path))
+        print(
+            f"Access review {review.review_id} issued: {len(review.principals)} principals to decide in\n"
+            f"  {review.workbook}\n"
+            f"  (fill Decision/Reviewer/Reviewed on/Justification, then: soc2-evidence access-review complete FILE)\n"
+        )
+        return outcome

@@ -313,3 +313,26 @@ def test_a_crashed_run_leaves_no_manifest_or_workbook_and_is_never_a_baseline(
     third = run_evidence(config)
     assert third.manifest["previous_run"] == first.run_id
     assert third.manifest["previous_manifest_sha256"] == sha256_file(first.run_dir / "manifest.json")
+
+
+def test_endpoint_discovery_scans_what_the_cloud_exposes_and_unreachable_is_error(estate) -> None:
+    import yaml
+
+    _, demo, out = estate
+    path = write_demo_config(demo, out / "discover")
+    config = yaml.safe_load(path.read_text())
+    config["endpoints"] = {"discover": True, "timeout_seconds": 2}
+    path.write_text(yaml.safe_dump(config))
+    outcome = run_evidence(path)
+    discovered = outcome.manifest["scope"]["endpoints_discovered"]
+    assert discovered, "the demo estate has internet-facing load balancers and CloudFront distributions"
+    assert any(d["source"].startswith("aws.elbv2") for d in discovered)
+    assert any(d["source"].startswith("aws.cloudfront") for d in discovered)
+    scanned = [f.result for f in outcome.findings if f.result.provider == "endpoint"]
+    assert {r.account for r in scanned} == {d["endpoint"] for d in discovered}
+    # moto's DNS names resolve nowhere: every scan is an error with the reason, never a pass
+    assert {str(r.status) for r in scanned} == {"error"}
+    assert all(r.observed["error_code"] in ("DnsFailure", "ConnectionFailed") for r in scanned), {
+        r.observed["error_code"] for r in scanned
+    }
+    assert reevaluate(outcome.run_dir).identical
