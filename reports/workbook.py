@@ -1,9 +1,24 @@
 """The auditor's workbook: one XLSX per run.
 
-Sheets, in order: Cover, Summary, one population sheet per control (catalog
-order), Errors, Evidence index. Every sheet is a table with a bold, frozen
-header row and an autofilter; dates are real Excel datetimes in UTC; the
-Summary links each control to its population sheet.
+Sheets, in order: Cover, Summary, Populations, Criteria, Commitments, one
+population sheet per control (catalog order), Exceptions, Drift, Errors,
+Evidence index. Every sheet is a table with a bold, frozen header row and an
+autofilter; dates are real Excel datetimes in UTC; the Summary and the
+Populations sheet link each control to its population sheet.
+
+Population counts (completeness): for each control, *enumerated* is every
+resource the collectors listed for the control's checks (every row of its
+population sheet: pass, fail, excepted, not_applicable and error rows);
+*evaluated* = pass + fail + excepted; *excluded* = not_applicable; *not
+assessed* = error; so enumerated = evaluated + excluded + not assessed. They
+are columns of the Summary, and the Populations sheet reconciles them with the
+rows actually written on each population sheet (and its continuation sheets).
+They are not written on the population sheets themselves: row 1 there stays
+the table's header, so filters, sorting and pandas see a plain table.
+
+The Cover carries an "Evidence set SHA-256" (see `evidence_set_sha256`): the
+SHA-256 of the sorted lines "<path> <sha256>" of the evidence index, which an
+auditor recomputes from the run's manifest.json.
 
 The workbook is streamed with openpyxl's write-only mode, so a population of
 hundreds of thousands of rows is written with constant memory (rows are never
@@ -14,10 +29,12 @@ through `reports.cells`, so text from the cloud is never a formula.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any
@@ -32,7 +49,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 
 from controls.model import CheckSpec, ControlResult, ControlStatus, Finding, Status
 from reports.atomic import atomic_path
-from reports.cells import datetime_cell, sheet_ref, sheet_title, text_cell, text_value
+from reports.cells import datetime_cell, sheet_ref, sheet_title, text_cell, text_value, to_utc_naive
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,7 @@ COMMITMENTS_SHEET = "Commitments"
 EXCEPTIONS_SHEET = "Exceptions"
 DRIFT_SHEET = "Drift"
 SUMMARY_SHEET = "Summary"
+POPULATIONS_SHEET = "Populations"
 ERRORS_SHEET = "Errors"
 EVIDENCE_SHEET = "Evidence index"
 
@@ -109,6 +127,23 @@ SUMMARY_HEADERS = (
     "Not applicable",
     "Excepted",
     "Total",
+    "Enumerated",
+    "Evaluated",
+    "Excluded (n/a)",
+    "Not assessed (error)",
+)
+POPULATIONS_HEADERS = (
+    "Control ID",
+    "Population sheet(s)",
+    "Rows on sheet(s)",
+    "Enumerated",
+    "Evaluated",
+    "Pass",
+    "Fail",
+    "Excepted",
+    "Excluded (n/a)",
+    "Not assessed (error)",
+    "Reconciled",
 )
 POPULATION_HEADERS = (
     "Account",
@@ -166,6 +201,23 @@ CONTROL_STATUS_MEANINGS: dict[str, str] = {
     " or only not_applicable / excepted).",
 }
 NOT_EVALUATED = "not evaluated"  # a control with findings but no ControlResult (should not happen)
+NO_AUTOMATED_EVIDENCE = "no automated evidence"  # a criterion no control with checks maps to
+
+# Population counts: what each count is made of.
+EVALUATED_STATUSES = (Status.PASS, Status.FAIL, Status.EXCEPTED)
+EXCLUDED_STATUSES = (Status.NOT_APPLICABLE,)
+NOT_ASSESSED_STATUSES = (Status.ERROR,)
+
+EXCEPTION_STATES = ("active", "expired", "stale", "not_yet_valid")  # controls.exceptions
+MANIFEST_NOTE = (
+    "manifest.json (written after this workbook) records this workbook's SHA-256;"
+    " verify with `soc2-evidence verify RUN_DIR`"
+)
+EVIDENCE_SET_HOWTO = (
+    'SHA-256 of the lines "<path> <sha256>" (one per evidence file, each ending in a line feed, UTF-8),'
+    " sorted in byte order. From the run's manifest.json:"
+    " jq -r '.evidence[] | \"\\(.path) \\(.sha256)\"' manifest.json | LC_ALL=C sort | sha256sum"
+)
 
 CONTROL_STATUS_COLORS: dict[str, str] = {
     ControlStatus.EFFECTIVE: "C6EFCE",  # green
@@ -234,6 +286,7 @@ class _WorkbookWriter:
         self.taken: set[str] = {
             COVER_SHEET,
             SUMMARY_SHEET,
+            POPULATIONS_SHEET,
             CRITERIA_SHEET,
             COMMITMENTS_SHEET,
             EXCEPTIONS_SHEET,
@@ -246,11 +299,35 @@ class _WorkbookWriter:
         self.population = _index_by_control(data.findings)
         self.control_ids = _control_order(data)
         self.sheet_names = {cid: sheet_title(cid, self.taken) for cid in self.control_ids}
+        # Continuation sheets (past Excel's row limit) are named up front, so the
+        # Populations sheet, written before them, can list them.
+        per_sheet = MAX_SHEET_ROWS - 1  # the header takes a row
+        self.sheet_lists = {cid: [self.sheet_names[cid]] for cid in self.control_ids}
+        for cid in self.control_ids:
+            extra = max(0, -(-len(self.population.get(cid, ())) // per_sheet) - 1)
+            self.sheet_lists[cid] += [sheet_title(self.sheet_names[cid], self.taken) for _ in range(extra)]
 
     def write(self) -> None:
         self._table(COVER_SHEET, [_Column("Section"), _Column("Item"), _Column("Value", AUTO)], self._cover_rows())
-        self._table(SUMMARY_SHEET, _columns(SUMMARY_HEADERS, numbers=range(4, 10)), self._summary_rows())
-        self._table(CRITERIA_SHEET, _columns(CRITERIA_HEADERS), self._criteria_rows())
+        self._table(
+            SUMMARY_SHEET,
+            _columns(SUMMARY_HEADERS, numbers=range(4, len(SUMMARY_HEADERS))),
+            self._summary_rows(),
+            status_col=SUMMARY_HEADERS.index("Status"),
+            status_colors=CONTROL_STATUS_COLORS,
+        )
+        self._table(
+            POPULATIONS_SHEET,
+            _columns(POPULATIONS_HEADERS, numbers=range(2, len(POPULATIONS_HEADERS) - 1)),
+            self._populations_rows(),
+        )
+        self._table(
+            CRITERIA_SHEET,
+            _columns(CRITERIA_HEADERS),
+            self._criteria_rows(),
+            status_col=CRITERIA_HEADERS.index("Status"),
+            status_colors=CONTROL_STATUS_COLORS,
+        )
         self._dict_table(COMMITMENTS_SHEET, self.data.commitments, "No commitments file configured (commitments:).")
         status_col = POPULATION_HEADERS.index("Status")
         for cid in self.control_ids:
@@ -261,6 +338,7 @@ class _WorkbookWriter:
                 self._population_rows(cid),
                 status_col=status_col,
                 tab_color=CONTROL_STATUS_COLORS.get(tab),
+                continuations=iter(self.sheet_lists[cid][1:]),
             )
         self._dict_table(EXCEPTIONS_SHEET, self.data.exceptions, "No exceptions file configured (exceptions:).")
         self._dict_table(DRIFT_SHEET, self.data.drift_rows, self.data.drift_summary or "No drift computed.")
@@ -286,7 +364,7 @@ class _WorkbookWriter:
             controls = by_criterion.get(crit, [])
             automated = [c for c in controls if self.infos.get(c) and self.infos[c].checks]
             if not automated:
-                status = "no automated evidence"
+                status = NO_AUTOMATED_EVIDENCE
             else:
                 status = min((self._control_status(c) for c in automated), key=lambda s: rank.get(s, 99))
             yield (
@@ -320,6 +398,9 @@ class _WorkbookWriter:
         for account, caller in d.callers.items():
             failed = str(caller).startswith("error")
             yield ("Caller identity", f"Account {account}", _Styled(caller, fill="FFC7CE" if failed else None))
+        yield ("Integrity", "Evidence set SHA-256", evidence_set_sha256((e.path, e.sha256) for e in d.evidence_files))
+        yield ("Integrity", "Evidence set SHA-256: how to recompute", EVIDENCE_SET_HOWTO)
+        yield ("Integrity", "This workbook", MANIFEST_NOTE)
         yield ("Totals", "Controls", len(self.control_ids))
         by_control_status: dict[str, int] = {}
         for cid in self.control_ids:
@@ -335,6 +416,21 @@ class _WorkbookWriter:
         yield ("Totals", "Evidence files", len(d.evidence_files))
         yield ("Totals", "Evidence records (API answers)", sum(e.records for e in d.evidence_files))
         yield ("Totals", "Evidence records that failed", sum(e.errors for e in d.evidence_files))
+        if d.exceptions:
+            states = [str(r.get("Status", "")) for r in d.exceptions]
+            yield ("Exceptions", "Exceptions", len(states))
+            for state in (*EXCEPTION_STATES, *sorted(set(states) - set(EXCEPTION_STATES))):
+                if state in EXCEPTION_STATES[:3] or state in states:
+                    yield ("Exceptions", f"Exceptions {state}", states.count(state))
+        else:
+            yield ("Exceptions", "Exceptions", "none (no exceptions file configured)")
+        yield ("Drift", "Since the previous run", d.drift_summary or "No drift computed.")
+        yield (
+            "Populations",
+            "Completeness",
+            "Per control on the Summary and the Populations sheet: enumerated ="
+            " evaluated (pass + fail + excepted) + excluded (not_applicable) + not assessed (error).",
+        )
         for s in Status:
             yield ("Check status (per resource)", _Styled(str(s), fill=STATUS_COLORS[s]), STATUS_MEANINGS[s])
         for cs in ControlStatus:
@@ -369,6 +465,32 @@ class _WorkbookWriter:
                 _Styled(status, fill=CONTROL_STATUS_COLORS.get(status)),
                 *(counts[s] for s in Status),
                 sum(counts[s] for s in Status),
+                *population_counts(counts),
+            )
+
+    def _populations_rows(self) -> Iterator[tuple[Any, ...]]:
+        """Per control: the population sheets, the rows on them, and the counts they must reconcile with."""
+        for cid in self.control_ids:
+            counts = self._counts(cid)
+            enumerated, evaluated, excluded, not_assessed = population_counts(counts)
+            rows = len(self.population.get(cid, ()))
+            problems = []
+            if enumerated != evaluated + excluded + not_assessed:
+                problems.append("enumerated != evaluated + excluded + not assessed")
+            if rows != enumerated:
+                problems.append(f"{rows} rows on the sheet(s) but {enumerated} enumerated")
+            yield (
+                _Styled(cid, location=sheet_ref(self.sheet_names[cid])),
+                ", ".join(self.sheet_lists[cid]),
+                rows,
+                enumerated,
+                evaluated,
+                counts[Status.PASS],
+                counts[Status.FAIL],
+                counts[Status.EXCEPTED],
+                excluded,
+                not_assessed,
+                _Styled("no: " + "; ".join(problems), fill="FFC7CE") if problems else "yes",
             )
 
     def _population_rows(self, cid: str) -> Iterator[tuple[Any, ...]]:
@@ -376,6 +498,7 @@ class _WorkbookWriter:
         for f in self.population.get(cid, ()):
             r = f.result
             spec = checks.get(r.check_id)
+            evaluated_at = _parse_time(f.evaluated_at) if isinstance(f.evaluated_at, str) else f.evaluated_at
             yield (
                 r.account,
                 r.region,
@@ -388,7 +511,7 @@ class _WorkbookWriter:
                 _compact(r.observed),
                 _compact(r.expected),
                 r.reason,
-                f.evaluated_at,
+                evaluated_at,
                 "; ".join(e.path for e in r.evidence),
                 "; ".join(e.sha256 for e in r.evidence),
             )
@@ -450,9 +573,15 @@ class _WorkbookWriter:
         rows: Iterable[Sequence[Any]],
         *,
         status_col: int | None = None,
+        status_colors: Mapping[str, str] = STATUS_COLORS,
         tab_color: str | None = None,
+        continuations: Iterator[str] | None = None,
     ) -> None:
-        """Stream `rows` into a new sheet (and continuation sheets past Excel's row limit)."""
+        """Stream `rows` into a new sheet (and continuation sheets past Excel's row limit).
+
+        `status_col` gets one conditional-formatting rule per status (`status_colors`), so a
+        status edited in Excel recolours; `continuations` names the continuation sheets.
+        """
         it = iter(rows)
         sample = list(islice(it, WIDTH_SAMPLE_ROWS))
         widths = _widths(columns, sample)
@@ -461,12 +590,13 @@ class _WorkbookWriter:
         n = 0
         for row in chain(sample, it):
             if n + 1 >= MAX_SHEET_ROWS:
-                _close_table(ws, columns, n, status_col)
-                ws = self._open_sheet(sheet_title(title, self.taken), columns, widths, tab_color)
+                _close_table(ws, columns, n, status_col, status_colors)
+                name = next(continuations, None) if continuations is not None else None
+                ws = self._open_sheet(name or sheet_title(title, self.taken), columns, widths, tab_color)
                 n = 0
             ws.append([_cell(ws, make, value) for make, value in zip(makers, row, strict=True)])
             n += 1
-        _close_table(ws, columns, n, status_col)
+        _close_table(ws, columns, n, status_col, status_colors)
 
     def _open_sheet(self, title: str, columns: Sequence[_Column], widths: Sequence[float], tab_color: str | None):
         ws = self.wb.create_sheet(title)
@@ -487,16 +617,57 @@ class _WorkbookWriter:
         return ws
 
 
-def _close_table(ws: Any, columns: Sequence[_Column], n: int, status_col: int | None) -> None:
+def _close_table(
+    ws: Any,
+    columns: Sequence[_Column],
+    n: int,
+    status_col: int | None,
+    status_colors: Mapping[str, str] = STATUS_COLORS,
+) -> None:
     """Autofilter and conditional formatting are written after the rows: set them last."""
     last_col = get_column_letter(len(columns))
     ws.auto_filter.ref = f"A1:{last_col}{n + 1}"
     if status_col is not None and n:
         letter = get_column_letter(status_col + 1)
         target = f"{letter}2:{letter}{n + 1}"
-        for status, color in STATUS_COLORS.items():
+        for status, color in status_colors.items():
             rule = CellIsRule(operator="equal", formula=[f'"{status}"'], fill=PatternFill("solid", bgColor=color))
             ws.conditional_formatting.add(target, rule)
+
+
+def population_counts(counts: Mapping[str, int]) -> tuple[int, int, int, int]:
+    """(enumerated, evaluated, excluded, not assessed) from per-status counts.
+
+    enumerated = every finding row (all statuses); evaluated = pass + fail + excepted;
+    excluded = not_applicable; not assessed = error.
+    """
+    evaluated = sum(int(counts.get(s, 0)) for s in EVALUATED_STATUSES)
+    excluded = sum(int(counts.get(s, 0)) for s in EXCLUDED_STATUSES)
+    not_assessed = sum(int(counts.get(s, 0)) for s in NOT_ASSESSED_STATUSES)
+    return sum(int(counts.get(s, 0)) for s in Status), evaluated, excluded, not_assessed
+
+
+def evidence_set_sha256(files: Iterable[tuple[str, str]]) -> str:
+    """SHA-256 over the evidence index: the lines "<path> <sha256>\\n" (UTF-8), sorted.
+
+    Python sorts str by code point, which is UTF-8 byte order, i.e. `LC_ALL=C sort`: so
+    `jq -r '.evidence[] | "\\(.path) \\(.sha256)"' manifest.json | LC_ALL=C sort | sha256sum`
+    gives the same hash.
+    """
+    lines = sorted(f"{path} {sha}" for path, sha in files)
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _parse_time(value: str) -> datetime | str:
+    """An ISO timestamp as a naive UTC datetime (cached: a run has one evaluated_at); text kept if not ISO."""
+    try:
+        return to_utc_naive(value)
+    except ValueError:
+        return value
 
 
 def _columns(headers: Sequence[str], numbers: Iterable[int] = (), dates: Iterable[int] = ()) -> list[_Column]:

@@ -33,7 +33,8 @@ def _elbv2(bundle: EvidenceBundle) -> Iterable[DiscoveredEndpoint]:
     lbs = {}
     for page in bundle.all("elbv2", "DescribeLoadBalancers"):
         for lb in (page.response or {}).get("LoadBalancers", []):
-            if lb.get("Scheme") == "internet-facing" and lb.get("DNSName"):
+            # AWS's default scheme is internet-facing (an answer without one is read so)
+            if lb.get("Scheme", "internet-facing") == "internet-facing" and lb.get("DNSName"):
                 lbs[lb["LoadBalancerArn"]] = lb
     where = f"{bundle.scope.account}/{bundle.scope.region}"
     for page in bundle.all("elbv2", "DescribeListeners"):

@@ -125,7 +125,9 @@ def _network(c: _Clients) -> list[str]:
 def _alb(c: _Clients, name: str, subnets: list[str], kind: str = "application") -> tuple[str, str]:
     """(load balancer ARN, a target group ARN)."""
     elb = c("elbv2")
-    lb = elb.create_load_balancer(Name=name, Subnets=subnets[:2], Type=kind)["LoadBalancers"][0]
+    lb = elb.create_load_balancer(Name=name, Subnets=subnets[:2], Type=kind, Scheme="internet-facing")["LoadBalancers"][
+        0
+    ]
     protocol = "HTTP" if kind == "application" else "TCP"
     tg = elb.create_target_group(Name=f"{name}-tg"[:32], Protocol=protocol, Port=8080, VpcId=subnets[2])
     return lb["LoadBalancerArn"], tg["TargetGroups"][0]["TargetGroupArn"]

@@ -82,7 +82,7 @@ def test_seeded_non_compliant_resources_fail_and_others_pass(clean_run: RunOutco
     _, demo, _ = estate
     failing: dict[str, set[str]] = {}
     for f in clean_run.findings:
-        if f.result.status == "fail":
+        if f.result.status in ("fail", "excepted"):  # an excepted fail is still a fail, shown as such
             failing.setdefault(f.result.check_id, set()).add(f.result.resource_id)
     for check_id, bad in demo.expected["non_compliant"].items():
         assert set(bad) <= failing.get(check_id, set()), check_id
@@ -93,6 +93,23 @@ def test_seeded_non_compliant_resources_fail_and_others_pass(clean_run: RunOutco
         if f.result.check_id == "aws.s3.default_encryption" and f.result.status == "pass"
     }
     assert passing, "some buckets are encrypted in the demo estate"
+
+
+def test_approved_exception_excepts_its_fail_and_an_expired_one_does_not(clean_run: RunOutcome) -> None:
+    enc = {
+        f.result.resource_id: f.result for f in clean_run.findings if f.result.check_id == "aws.s3.default_encryption"
+    }
+    assert enc["dexo-staging-scratch"].status == "excepted"
+    assert "SEC-142" in enc["dexo-staging-scratch"].reason
+    assert enc["dexo-mgmt-eu-athena-results"].status == "fail", "an expired exception no longer applies"
+    report = clean_run.manifest["exceptions"]["report"]
+    statuses = {u["ticket"]: u["status"] for u in report["exceptions"]}
+    assert statuses == {"SEC-142": "active", "SEC-97": "expired"}
+    wb = openpyxl.load_workbook(clean_run.workbook, read_only=True)
+    rows = list(wb["Exceptions"].iter_rows(values_only=True))
+    assert rows[0][0] == "Exception" and {r[1] for r in rows[1:]} == {"SEC-142", "SEC-97"}
+    commitments = {r[0]: r[5] for r in wb["Commitments"].iter_rows(min_row=2, values_only=True)}
+    assert commitments["PP-5-REST"] == "contradicted" and commitments["PP-5-AUDITS"] == "not automated"
 
 
 def test_findings_file_follows_the_contract(clean_run: RunOutcome) -> None:
@@ -233,7 +250,9 @@ def test_unassumable_account_is_error_with_permission_and_others_complete(
     staging = demo.accounts["staging"]
     st = [f for f in faulty_run.findings if f.result.account == staging]
     assert st and {str(f.result.status) for f in st} == {"error"}
-    assert {f.result.check_id for f in st} == AWS_CHECKS
+    # every check of an account: its AWS checks and its access-review checks
+    account_checks = {cid for cid, c in checks().items() if c.spec.provider in ("aws", "access_review")}
+    assert {f.result.check_id for f in st} == account_checks
     for f in st:
         assert f.result.observed["missing_permission"] == "sts:AssumeRole"
         assert "AccessDenied" in f.result.reason

@@ -304,13 +304,15 @@ def wb(written):
 
 
 POPULATION_SHEETS = ["ENC-1", "ENC-2", "HOSTILE_1_x", LONG_ID_A[:31], LONG_ID_B[:27] + " (2)", "EMPTY"]
+HEAD_SHEETS = ["Cover", "Summary", "Populations", "Criteria", "Commitments"]
+TAIL_SHEETS = ["Exceptions", "Drift", "Errors", "Evidence index"]
 
 
 # --- structure ------------------------------------------------------------------------------------
 
 
 def test_sheet_names_and_order(wb):
-    assert wb.sheetnames == ["Cover", "Summary", *POPULATION_SHEETS, "Errors", "Evidence index"]
+    assert wb.sheetnames == [*HEAD_SHEETS, *POPULATION_SHEETS, *TAIL_SHEETS]
     assert all(len(name) <= 31 for name in wb.sheetnames)
 
 
@@ -327,7 +329,7 @@ def test_every_sheet_has_frozen_bold_header_and_autofilter(wb):
 def test_no_formula_anywhere_in_the_package(written):
     with zipfile.ZipFile(written) as z:
         sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
-        assert len(sheets) == 10
+        assert len(sheets) == len(HEAD_SHEETS) + len(POPULATION_SHEETS) + len(TAIL_SHEETS)
         for name in sheets:
             xml = z.read(name).decode("utf-8")
             assert "<f>" not in xml and "<f " not in xml, name
@@ -383,6 +385,7 @@ def test_summary_rows_counts_and_links(wb):
     assert enc1["Criteria"] == "CC6.1, CC6.7"
     assert enc1["Status"] == "deficient"
     assert [enc1[h] for h in ("Pass", "Fail", "Error", "Not applicable", "Excepted", "Total")] == [1, 1, 1, 1, 1, 5]
+    assert [enc1[h] for h in ("Enumerated", "Evaluated", "Excluded (n/a)", "Not assessed (error)")] == [5, 3, 1, 1]
     assert rows[1]["Total"] == 3
     assert rows[-1]["Status"] == "no_evidence" and rows[-1]["Total"] == 0
 
@@ -654,12 +657,16 @@ def test_population_past_the_row_limit_continues_on_next_sheet(tmp_path, monkeyp
     findings = [finding(f"vol-{i}", Status.PASS, ("ENC-1",)) for i in range(130)]
     write_workbook(tmp_path / "wb.xlsx", make_input(findings=findings))
     wb = load_workbook(tmp_path / "wb.xlsx")
-    assert wb.sheetnames[2:5] == ["ENC-1", "ENC-1 (2)", "ENC-1 (3)"]
+    at = wb.sheetnames.index("ENC-1")
+    assert wb.sheetnames[at : at + 3] == ["ENC-1", "ENC-1 (2)", "ENC-1 (3)"]
     ids = [r["Resource ID"] for name in ("ENC-1", "ENC-1 (2)", "ENC-1 (3)") for r in table(wb[name])]
     assert ids == [f"vol-{i}" for i in range(130)]
     assert [wb[name].max_row for name in ("ENC-1", "ENC-1 (2)", "ENC-1 (3)")] == [60, 60, 13]
     assert wb["ENC-1 (3)"].auto_filter.ref == "A1:N13"
     assert wb["ENC-1 (2)"].freeze_panes == "A2"
+    populations = {r["Control ID"]: r for r in table(wb["Populations"])}
+    assert populations["ENC-1"]["Population sheet(s)"] == "ENC-1, ENC-1 (2), ENC-1 (3)"
+    assert populations["ENC-1"]["Rows on sheet(s)"] == 130
 
 
 # --- atomicity ------------------------------------------------------------------------------------
@@ -714,7 +721,7 @@ def test_control_id_with_apostrophe_links_to_its_sheet(tmp_path):
     )
     write_workbook(tmp_path / "wb.xlsx", data)
     wb = load_workbook(tmp_path / "wb.xlsx")
-    assert wb.sheetnames == ["Cover", "Summary", "O'Brien's _ctl_", "Errors", "Evidence index"]
+    assert wb.sheetnames == [*HEAD_SHEETS, "O'Brien's _ctl_", *TAIL_SHEETS]
     link = wb["Summary"]["A2"].hyperlink
     assert link.location == "'O''Brien''s _ctl_'!A1"
     assert [r["Resource ID"] for r in table(wb["O'Brien's _ctl_"])] == ["vol-1"]

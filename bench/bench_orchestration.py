@@ -1,0 +1,239 @@
+"""Benchmark: what orchestration costs, and what Dask changes.
+
+(a) Prefect overhead: the demo estate (3 accounts x 2 regions, Organizations
+    discovery, assumed roles) through the flow (thread runner) vs the same
+    collectors called directly (discovery, identify, flows.collect.collect_scope
+    per scope in a ThreadPoolExecutor of the same size) in the same process.
+    Prefect's ephemeral server is started by a warm-up run, outside the
+    measurement. Compared on the collection phase (the flow's manifest
+    "collection_seconds": discovery + identification + every collect task) and
+    on the flow's whole wall time (which also writes findings, workbook, exports).
+(b) Scale-out: N accounts x 2 regions (seed_scale) with per-request latency:
+    the flow on the thread runner vs on a Dask LocalCluster (2 worker
+    processes, same number of task slots). Wall time, collection time and peak
+    RSS of the process tree (this process + the Dask workers it starts; moto and
+    Prefect's server, started before, are not counted).
+
+moto runs in its own process (MotoProcess), so its CPU and memory are not the tool's.
+
+    .venv/bin/python bench/bench_orchestration.py [--part a|b|both] [--latency-ms 50] [--reps 3] [--accounts 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import psutil
+import yaml
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from collectors.aws.base import clear_credentials_cache
+from flows.accounts import identify
+from flows.collect import Target, collect_scope
+from flows.config import load_config
+from flows.demo.emulators import MotoProcess
+from flows.demo.estate import seed_demo_estate, seed_scale
+from flows.demo.run import write_demo_config
+from flows.deploy import task_runner_for
+from flows.run import _scopes_for, evidence_run, resolve_targets, run_evidence, tunings_for
+from reports.store import RunWriter, new_run_id
+
+MB = 1024 * 1024
+
+
+class PeakTreeRss:
+    """Peak RSS of this process plus the children it starts during the block (every 50 ms)."""
+
+    def __init__(self) -> None:
+        self.proc = psutil.Process()
+        self.before = {c.pid for c in self.proc.children(recursive=True)}
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> int:
+        total = self.proc.memory_info().rss
+        for child in self.proc.children(recursive=True):
+            if child.pid in self.before:
+                continue
+            with contextlib.suppress(psutil.Error):
+                total += child.memory_info().rss
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.sample())
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> PeakTreeRss:
+        self.peak = self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def direct_collect(config: Path, out: Path) -> tuple[float, int]:
+    """The flow's collection phase without Prefect: (seconds, results)."""
+    cfg = load_config(config)
+    tunings, workers = tunings_for(cfg, None)
+    writer = RunWriter.create(out, new_run_id())
+    as_of = datetime.now(UTC)
+    clear_credentials_cache()
+    t0 = time.perf_counter()
+    targets, _ = resolve_targets(cfg, tunings.aws)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        identities = list(pool.map(lambda t: identify(t, tunings.aws), targets))
+        futures = [
+            pool.submit(
+                collect_scope,
+                target=Target("aws", t.id, role_arn=t.role_arn),
+                region=region,
+                collector_id=cid,
+                run_path=str(writer.path),
+                thresholds=cfg.thresholds,
+                as_of=as_of,
+                tunings=tunings,
+            )
+            for t, ident in zip(targets, identities, strict=True)
+            if ident.ok
+            for cid, region in _scopes_for("aws", t.regions)
+        ]
+        results = sum(len(f.result().results) for f in futures)
+    return time.perf_counter() - t0, results
+
+
+def part_a(latency: float, reps: int, tmp: Path) -> None:
+    print(f"\n(a) Prefect overhead: demo estate, {latency * 1000:.0f} ms per request, {reps} repetitions")
+    with MotoProcess() as moto, moto.use_env():
+        estate = seed_demo_estate(moto.endpoint_url)
+        config = write_demo_config(estate, tmp / "a")
+        run_evidence(config)  # warm-up: Prefect's ephemeral server, service models, imports
+        moto.latency_seconds = latency
+        flow_wall, flow_collect, direct = [], [], []
+        for i in range(reps):
+            t = time.perf_counter()
+            outcome = run_evidence(config, output=tmp / f"a-flow-{i}")
+            flow_wall.append(time.perf_counter() - t)
+            flow_collect.append(outcome.manifest["collection_seconds"])
+            seconds, results = direct_collect(config, tmp / f"a-direct-{i}")
+            direct.append(seconds)
+            n_flow = sum(1 for f in outcome.findings if f.result.provider == "aws")
+            print(
+                f"  rep {i + 1}: flow wall {flow_wall[-1]:6.2f}s, flow collection {flow_collect[-1]:6.2f}s "
+                f"({n_flow} AWS results, {len(outcome.manifest['collectors'])} tasks); direct {seconds:6.2f}s "
+                f"({results} results)"
+            )
+    fc, dc, fw = statistics.median(flow_collect), statistics.median(direct), statistics.median(flow_wall)
+    print(
+        f"  median: flow collection {fc:.2f}s vs direct {dc:.2f}s: "
+        f"overhead {fc - dc:+.2f}s ({(fc / dc - 1) * 100:+.1f}%)"
+    )
+    print(f"  median flow wall (incl. findings, workbook, exports, artifacts): {fw:.2f}s ({(fw / dc - 1) * 100:+.1f}%)")
+
+
+def write_scale_config(path: Path, accounts: list[str], regions: list[str], output: Path) -> Path:
+    cfg = {
+        "organization": "Bench Corp",
+        "period": {"start": "2026-01-01", "end": "2026-12-31"},
+        "aws": {
+            "regions": regions,
+            "accounts": [
+                {"id": a, "role_arn": f"arn:aws:iam::{a}:role/OrganizationAccountAccessRole"} for a in accounts
+            ],
+        },
+        "output": str(output),
+    }
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+def keys(outcome) -> list[tuple[str, ...]]:  # outcome: RunOutcome
+    return sorted(
+        (f.result.check_id, f.result.account, f.result.region, f.result.resource_id, str(f.result.status))
+        for f in outcome.findings
+    )
+
+
+def part_b(latency: float, n_accounts: int, buckets: int, volumes: int, dbs: int, n_workers: int, tmp: Path) -> None:
+    regions = ["us-east-1", "eu-west-1"]
+    with MotoProcess() as moto, moto.use_env():
+        t = time.perf_counter()
+        estate = seed_scale(
+            moto.endpoint_url, accounts=n_accounts, regions=regions, buckets=buckets, volumes=volumes, db_instances=dbs
+        )
+        print(
+            f"\n(b) {n_accounts} accounts x {len(regions)} regions ({buckets} buckets, {volumes} volumes, {dbs} DB "
+            f"instances) seeded in {time.perf_counter() - t:.1f}s; {latency * 1000:.0f} ms per request"
+        )
+        config = write_scale_config(tmp / "scale.yaml", list(estate.accounts), regions, tmp / "b")
+        cfg = load_config(config)
+        _, workers = tunings_for(cfg, None)
+        run_evidence(config, output=tmp / "b-warm")  # warm-up (ephemeral server) without latency
+        moto.latency_seconds = latency
+        rows = []
+        for label, orch in (
+            ("thread", SimpleNamespace(task_runner="thread")),
+            (f"dask LocalCluster {n_workers}p", SimpleNamespace(task_runner="dask", address=None, n_workers=n_workers)),
+        ):
+            runner_flow = evidence_run.with_options(task_runner=task_runner_for(orch, workers))
+            moto.reset_counts()
+            with PeakTreeRss() as rss:
+                t = time.perf_counter()
+                outcome = runner_flow(str(config), str(tmp / f"b-{orch.task_runner}"), None)
+                wall = time.perf_counter() - t
+            rows.append((label, wall, outcome.manifest["collection_seconds"], sum(moto.counts().values()), rss.peak))
+            rows[-1] += (keys(outcome),)
+    print(f"  task slots: {workers}")
+    print(f"  {'runner':24} {'wall s':>8} {'collect s':>9} {'API calls':>9} {'peak tree RSS MB':>16}")
+    for label, wall, collect, calls, peak, _ in rows:
+        print(f"  {label:24} {wall:8.2f} {collect:9.2f} {calls:9d} {peak / MB:16.0f}")
+    same = rows[0][5] == rows[1][5]
+    print(f"  findings equal (check, account, region, resource, status): {same} ({len(rows[0][5])} findings)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", choices=["a", "b", "both"], default="both")
+    ap.add_argument("--latency-ms", type=float, default=50)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--accounts", type=int, default=30)
+    ap.add_argument("--buckets", type=int, default=120)
+    ap.add_argument("--volumes", type=int, default=120)
+    ap.add_argument("--db-instances", type=int, default=60)
+    ap.add_argument("--dask-workers", type=int, default=2)
+    args = ap.parse_args()
+    latency = args.latency_ms / 1000
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.part in ("a", "both"):
+            part_a(latency, args.reps, Path(tmp))
+        if args.part in ("b", "both"):
+            part_b(
+                latency,
+                args.accounts,
+                args.buckets,
+                args.volumes,
+                args.db_instances,
+                args.dask_workers,
+                Path(tmp),
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
