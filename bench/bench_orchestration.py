@@ -47,7 +47,7 @@ from flows.config import load_config
 from flows.demo.emulators import MotoProcess
 from flows.demo.estate import seed_demo_estate, seed_scale
 from flows.demo.run import write_demo_config
-from flows.deploy import task_runner_for
+from flows.deploy import api_for_task_runner, task_runner_for
 from flows.run import _scopes_for, evidence_run, resolve_targets, run_evidence, tunings_for
 from reports.store import RunWriter, new_run_id
 
@@ -195,7 +195,8 @@ def part_b(latency: float, n_accounts: int, buckets: int, volumes: int, dbs: int
             moto.reset_counts()
             with PeakTreeRss() as rss:
                 t = time.perf_counter()
-                outcome = runner_flow(str(config), str(tmp / f"b-{orch.task_runner}"), None)
+                with api_for_task_runner(orch):
+                    outcome = runner_flow(str(config), str(tmp / f"b-{orch.task_runner}"), None)
                 wall = time.perf_counter() - t
             rows.append((label, wall, outcome.manifest["collection_seconds"], sum(moto.counts().values()), rss.peak))
             rows[-1] += (keys(outcome),)
@@ -205,6 +206,9 @@ def part_b(latency: float, n_accounts: int, buckets: int, volumes: int, dbs: int
         print(f"  {label:24} {wall:8.2f} {collect:9.2f} {calls:9d} {peak / MB:16.0f}")
     same = rows[0][5] == rows[1][5]
     print(f"  findings equal (check, account, region, resource, status): {same} ({len(rows[0][5])} findings)")
+    for label, *_, found in rows:
+        errors = sum(1 for k in found if k[4] == "error")
+        print(f"  {label}: {errors} findings with status error")
 
 
 def main() -> int:

@@ -331,7 +331,11 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
     """Issue an access review; see the module doc."""
     created = datetime.now(UTC)
     as_of_dt = datetime.combine(as_of, datetime.min.time(), UTC) if as_of else created
-    out_dir = (output or cfg.output).resolve()
+    if output is None and cfg.output_location.is_remote:
+        raise AccessReviewError(
+            f"output {cfg.output} is a bucket: access reviews are kept in a directory; pass --output DIR"
+        )
+    out_dir = (output or Path(cfg.output)).resolve()
     tuning = AwsTuning(retry_mode=cfg.aws.retry_mode, max_attempts=cfg.aws.max_attempts)
     clear_credentials_cache()
     targets, organization, discovery = _targets(cfg, tuning)

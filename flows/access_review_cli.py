@@ -46,7 +46,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 def cmd_complete(args: argparse.Namespace) -> int:
     from flows.access_review import AccessReviewError, complete, print_revocations
 
-    output = Path(args.output) if args.output else (_load(args.config).output if args.config else None)
+    output = Path(args.output) if args.output else (Path(_load(args.config).output) if args.config else None)
     try:
         out = complete(Path(args.file), output=output, allow_self_review=args.allow_self_review)
     except AccessReviewError as exc:

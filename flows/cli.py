@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -211,7 +212,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from reports.store import findings_bytes
 
     try:
-        result = reevaluate(Path(args.run_dir))
+        result = reevaluate(_run_dir_arg(args.run_dir))
     except RunDirError as exc:
         raise BadInput(str(exc)) from None
     if args.write:
@@ -237,19 +238,54 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _output_dir(args: argparse.Namespace) -> Path:
-    """--output, else the output: of --config, else the default output folder."""
+    """--output, else the output: of --config, else the default output folder.
+    An evidence locker (s3://, gs://) is read through a local cache, as a directory."""
     if getattr(args, "output", None):
-        return Path(args.output)
-    if getattr(args, "config", None):
+        where = str(args.output)
+    elif getattr(args, "config", None):
         from flows.config import ConfigError, load_config
 
         try:
-            return load_config(args.config).output
+            where = load_config(args.config).output
         except ConfigError as exc:
             raise BadInput(exc.message) from None
-    from flows.config import DEFAULT_OUTPUT
+    else:
+        from flows.config import DEFAULT_OUTPUT
 
-    return Path(DEFAULT_OUTPUT)
+        where = DEFAULT_OUTPUT
+    from reports.locker import DRIFT_FILES
+
+    return _local_view(where, files=DRIFT_FILES)  # manifest, findings, controls: enough for history and drift
+
+
+def _locker_cache(loc: Any) -> Path:
+    base = Path(os.environ.get("SOC2_EVIDENCE_CACHE", Path.home() / ".cache" / "soc2-evidence"))
+    return base / loc.kind / loc.bucket / (loc.prefix or "_root")
+
+
+def _local_view(where: str, run_ids: list[str] | None = None, files: Any = None) -> Path:
+    """A local directory with the runs of `where` (a directory, or a bucket fetched to a cache)."""
+    from reports.locker import LocationError, LockerError, open_locker, parse_location
+
+    try:
+        loc = parse_location(where)
+        if not loc.is_remote:
+            return Path(where)
+        return open_locker(loc).materialise(_locker_cache(loc), run_ids, files=files)
+    except LocationError as exc:
+        raise BadInput(f"{where}: {exc}") from None
+    except LockerError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _run_dir_arg(text: str) -> Path:
+    """RUN_DIR, or a run in a locker: s3://bucket/prefix/runs/<run_id> (fetched whole to the cache)."""
+    if "://" not in text:
+        return Path(text)
+    base, sep, run_id = text.rstrip("/").rpartition("/runs/")
+    if not sep or not run_id:
+        raise BadInput(f"{text}: expected <locker>/runs/<run_id>")
+    return _local_view(base, [run_id]) / "runs" / run_id
 
 
 def _resolve_run(spec: str, output: Path, runs: list):  # -> reports.store.RunInfo
@@ -409,7 +445,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from reports.verify import VerifyInputError, verify_run
 
     try:
-        report = verify_run(Path(args.run_dir), Path(args.output) if args.output else None)
+        run_dir = _run_dir_arg(args.run_dir)
+        report = verify_run(run_dir, Path(args.output) if args.output else None)
     except VerifyInputError as exc:
         raise BadInput(str(exc)) from None
     if args.format == "json":

@@ -481,7 +481,8 @@ class AppConfig(_Section):
     catalog: Path | None = None
     exceptions: Path | None = None
     commitments: Path | None = None
-    output: Path = Field(default=Path(DEFAULT_OUTPUT), validate_default=True)
+    # a directory, or an evidence locker: s3://bucket/prefix or gs://bucket/prefix
+    output: str = Field(default=DEFAULT_OUTPUT, validate_default=True)
     orchestration: Orchestration = Orchestration()
     # Set by the loader (never from the file): where the config came from and
     # the SHA-256 of its bytes (or of the canonical JSON of a mapping).
@@ -521,11 +522,22 @@ class AppConfig(_Section):
 
     @field_validator("output")
     @classmethod
-    def _output_dir(cls, value: Path, info: ValidationInfo) -> Path:
-        path = _resolve_path(value, info)
+    def _output_location(cls, value: Path | str, info: ValidationInfo) -> str:
+        from reports.locker import parse_location
+
+        loc = parse_location(str(value))  # LocationError is a ValueError: reported at this key
+        if loc.is_remote:
+            return str(loc)
+        path = _resolve_path(str(value), info)
         if path.exists() and not path.is_dir():
             raise ValueError(f"expected a directory, but {path} is a file")
-        return path
+        return str(path)
+
+    @property
+    def output_location(self) -> Any:  # reports.locker.Location
+        from reports.locker import parse_location
+
+        return parse_location(self.output)
 
     @field_validator("thresholds", mode="before")
     @classmethod

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -199,6 +200,39 @@ def task_runner_for(orchestration: Any, workers: int) -> TaskRunner:
     )
 
 
+@contextmanager
+def api_for_task_runner(orchestration: Any) -> Iterator[str | None]:
+    """Run the flow inside this block when the task runner may be Dask.
+
+    Dask worker processes run Prefect's task engine, which must reach the API
+    the flow run lives in. The flow's own process talks to Prefect's ephemeral
+    API (PREFECT_API_URL unset) through its *settings*, and those settings
+    travel to the workers with each task: a worker would then start an
+    ephemeral server of its own ("Server process did not start" / "Failed to
+    reach API"). So, for Dask without PREFECT_API_URL, start the ephemeral
+    server here (the same singleton the flow's client uses) and put its URL in
+    the settings for the block. A remote cluster (`address`) needs a server its
+    workers can reach: DeployError without PREFECT_API_URL. Yields the API URL
+    (None: ephemeral, thread runner)."""
+    kind = getattr(orchestration, "task_runner", "thread") or "thread"
+    url = api_url()
+    if kind != "dask" or url:
+        yield url
+        return
+    if getattr(orchestration, "address", None):
+        raise DeployError(
+            "orchestration.address: a remote Dask cluster's workers must reach a Prefect server: set "
+            "PREFECT_API_URL (prefect server start, or Prefect Cloud) on this machine and on the workers"
+        )
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    server = SubprocessASGIServer()
+    server.start()
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield server.api_url
+
+
 def describe_task_runner(orchestration: Any, workers: int, per_task: int) -> dict[str, Any]:
     """The manifest's "orchestration" entry for that selection."""
     kind = getattr(orchestration, "task_runner", "thread") or "thread"
@@ -335,6 +369,7 @@ __all__ = [
     "ENTRYPOINT",
     "NEW_FAILURES_EVENT",
     "DeployError",
+    "api_for_task_runner",
     "api_url",
     "cron_schedule",
     "deploy_evidence_run",

@@ -9,6 +9,7 @@ findings.jsonl, controls.json, the workbook and, last, manifest.json.
 from __future__ import annotations
 
 import platform
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -48,7 +49,8 @@ from flows.config import AppConfig, Endpoint, load_config
 from reports.atomic import sha256_file
 from reports.drift import Drift, compute_drift, load_run_controls, load_run_findings_fast
 from reports.exports import RunMeta, write_exports
-from reports.store import RunWriter, completed_runs, new_run_id
+from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
+from reports.store import RunWriter, new_run_id
 
 TOOL = "soc2-evidence"
 
@@ -204,13 +206,26 @@ def run_evidence(config_path: str | Path, *, output: Path | None = None, concurr
 
 def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int | None = None) -> RunOutcome:
     logger = get_run_logger()
+    location = parse_location(str(output)) if output else cfg.output_location
+    locker = open_locker(location)
+    for warning in locker.check():  # e.g. a bucket without Object Lock
+        logger.warning(warning)
+    # a bucket: the run is assembled in a local staging folder that is kept
+    # (the summary and workbook paths stay valid), then uploaded whole
+    keep = Path(tempfile.mkdtemp(prefix="soc2-evidence-")) if location.is_remote else None
+    with locker.stage(keep=keep) as out:
+        return _execute_in(cfg, out.resolve(), locker, concurrency, logger)
+
+
+def _execute_in(cfg: AppConfig, out_dir: Path, locker: Locker, concurrency: int | None, logger: Any) -> RunOutcome:
     all_checks = checks()
     catalog = load_catalog(cfg.catalog, set(all_checks))
-    out_dir = (output or cfg.output).resolve()
     started = datetime.now(UTC)
     as_of = started
     run_id = new_run_id(started)
-    previous = completed_runs(out_dir)
+    previous = locker.completed_runs(out_dir)  # manifests only
+    if previous and locker.location.is_remote:
+        locker.fetch_run(previous[-1].run_id, previous[-1].path, DRIFT_FILES)
     writer = RunWriter.create(out_dir, run_id)
     tunings, workers = tunings_for(cfg, concurrency)
     tuning = tunings.aws
@@ -430,6 +445,7 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
         "prefect": _prefect_context(),
     }
     writer.write_manifest(manifest)
+    locker.upload_run(writer.path, run_id)  # a directory: already in place
     _publish_artifact(run_id, results, drift)
     logger.info("run %s: %d findings, %d API calls, %.1fs", run_id, len(findings), api_calls, collection_seconds)
     return RunOutcome(

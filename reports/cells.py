@@ -33,6 +33,7 @@ TRUNCATION_MARKER = "…[truncated]"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_FORMAT = "yyyy-mm-dd"
 MAX_SHEET_TITLE = 31
+_FAST_LEN = MAX_CELL_CHARS // 2  # at most 2 UTF-16 units per character: surely within Excel's limit
 
 # openpyxl's set (C0 controls except tab, LF, CR) plus what XML 1.0 also forbids
 # and Python strings can still carry: lone surrogates, U+FFFE and U+FFFF.
@@ -41,6 +42,9 @@ _ILLEGAL_RE = re.compile(ILLEGAL_CHARACTERS_RE.pattern + r"|[\ud800-\udfff\ufffe
 # escaped underscore, so `_x0041_` must be written `_x005F_x0041_` to survive.
 _OOXML_ESCAPE_RE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 _FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_ERROR_CODES = frozenset(ERROR_CODES)
+# Anything clean_text would change (besides length): one search on the fast path.
+_NEEDS_CLEANING_RE = re.compile(_ILLEGAL_RE.pattern + r"|\r|_x[0-9A-Fa-f]{4}_")
 _SHEET_TITLE_ILLEGAL_RE = re.compile(r"[\[\]:*?/\\]")
 
 
@@ -48,6 +52,8 @@ def clean_text(value: Any) -> str:
     """The text as it will be stored: legal XML, LF line ends, OOXML escapes
     escaped, within Excel's limit."""
     text = value if isinstance(value, str) else str(value)
+    if len(text) <= _FAST_LEN and _NEEDS_CLEANING_RE.search(text) is None:
+        return text  # the common case: nothing to remove, escape or cut
     text = _ILLEGAL_RE.sub("", text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -58,7 +64,7 @@ def clean_text(value: Any) -> str:
 
 def needs_quote_prefix(text: str) -> bool:
     """Would Excel re-interpret this text (as a formula or an error value) if a user edited the cell?"""
-    return text.startswith(_FORMULA_LEADS) or text in ERROR_CODES
+    return text.startswith(_FORMULA_LEADS) or text in _ERROR_CODES
 
 
 def text_cell(ws: Any, value: Any) -> WriteOnlyCell:

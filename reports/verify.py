@@ -79,10 +79,13 @@ def _listed_files(manifest: Mapping[str, Any], report: VerifyReport) -> Iterator
         if name not in outputs:
             report.problems.append(f"{MANIFEST}: outputs.{name} is missing")
     for name, entry in outputs.items():
-        if isinstance(entry, Mapping) and "path" in entry and "sha256" in entry:
-            yield str(entry["path"]), str(entry["sha256"])
-        elif entry is not None:
-            report.problems.append(f"{MANIFEST}: outputs.{name} has no path and sha256")
+        # an output is one file ({path, sha256}) or several (a list of them, e.g. the exports)
+        for j, item in enumerate(entry if isinstance(entry, list) else [entry]):
+            where = f"outputs.{name}[{j}]" if isinstance(entry, list) else f"outputs.{name}"
+            if isinstance(item, Mapping) and "path" in item and "sha256" in item:
+                yield str(item["path"]), str(item["sha256"])
+            elif item is not None:
+                report.problems.append(f"{MANIFEST}: {where} has no path and sha256")
     for name in ("catalog", "exceptions"):
         entry = manifest.get(name)
         if isinstance(entry, Mapping) and "path" in entry and "sha256" in entry:

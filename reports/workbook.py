@@ -594,7 +594,13 @@ class _WorkbookWriter:
                 name = next(continuations, None) if continuations is not None else None
                 ws = self._open_sheet(name or sheet_title(title, self.taken), columns, widths, tab_color)
                 n = 0
-            ws.append([_cell(ws, make, value) for make, value in zip(makers, row, strict=True)])
+            # plain values straight to their maker; _Styled ones (few) through _cell
+            ws.append(
+                [
+                    make(ws, value) if value.__class__ is not _Styled else _cell(ws, make, value)
+                    for make, value in zip(makers, row, strict=True)
+                ]
+            )
             n += 1
         _close_table(ws, columns, n, status_col, status_colors)
 

@@ -355,3 +355,41 @@ def test_endpoint_discovery_scans_what_the_cloud_exposes_and_unreachable_is_erro
         r.observed["error_code"] for r in scanned
     }
     assert reevaluate(outcome.run_dir).identical
+
+
+def test_runs_go_to_an_s3_evidence_locker_and_are_read_back_as_a_directory(
+    estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+    import yaml
+
+    from flows.cli import main
+
+    _, demo, out = estate
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="dexo-evidence-locker", ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket="dexo-evidence-locker",
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 400}},
+        },
+    )
+    path = write_demo_config(demo, out / "locker")
+    config = yaml.safe_load(path.read_text())
+    config["output"] = "s3://dexo-evidence-locker/soc2"
+    path.write_text(yaml.safe_dump(config))
+    first = run_evidence(path)
+    second = run_evidence(path)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="dexo-evidence-locker", Prefix="soc2/runs/")["Contents"]}
+    assert f"soc2/runs/{first.run_id}/manifest.json" in keys and f"soc2/runs/{second.run_id}/manifest.json" in keys
+    assert second.manifest["previous_run"] == first.run_id, "the baseline comes from the locker"
+    # read back through the CLI, as from a directory
+    monkeypatch.setenv("SOC2_EVIDENCE_CACHE", str(tmp_path / "cache"))
+    assert main(["history", "--output", "s3://dexo-evidence-locker/soc2"]) == 0
+    listing = capsys.readouterr().out
+    assert first.run_id in listing and second.run_id in listing
+    assert main(["verify", f"s3://dexo-evidence-locker/soc2/runs/{second.run_id}"]) == 0
+    assert main(["evaluate", f"s3://dexo-evidence-locker/soc2/runs/{second.run_id}"]) == 0
+    assert "identical to findings.jsonl" in capsys.readouterr().out
+    assert main(["drift", "--output", "s3://dexo-evidence-locker/soc2", "--format", "json"]) == 0

@@ -149,7 +149,7 @@ def test_full_config_loads_every_field(full: AppConfig, tmp_path: Path) -> None:
 
     assert cfg.catalog == tmp_path / "controls.yaml"
     assert cfg.exceptions == tmp_path / "sub" / "exceptions.yaml"
-    assert cfg.output == tmp_path / "evidence"
+    assert cfg.output == str(tmp_path / "evidence")
 
     assert cfg.orchestration.task_runner == "thread"
     assert cfg.orchestration.max_workers == 4
@@ -173,7 +173,7 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
     assert cfg.thresholds == {}
     assert cfg.catalog is None
     assert cfg.exceptions is None
-    assert cfg.output == tmp_path / "soc2-evidence-output"
+    assert cfg.output == str(tmp_path / "soc2-evidence-output")
     assert cfg.orchestration.task_runner == "thread"
     assert cfg.orchestration.max_workers == 8
     assert cfg.orchestration.per_task_concurrency == 16
@@ -197,10 +197,10 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, monkey
     cfg = load_config(path)
     assert cfg.catalog == folder / "data" / "controls.yaml"
     assert cfg.catalog.is_absolute()
-    assert cfg.output == absolute_out
+    assert cfg.output == str(absolute_out)
 
     cfg = load_config(write(folder, MINIMAL + "output: ../out\n", name="b.yaml"))
-    assert cfg.output == tmp_path / "out"
+    assert cfg.output == str(tmp_path / "out")
 
 
 def test_int_account_id_is_zero_padded(tmp_path: Path) -> None:
@@ -259,7 +259,7 @@ def test_config_from_mapping(tmp_path: Path) -> None:
     cfg = config_from_mapping(data, source="demo", base_dir=tmp_path)
     assert cfg.source == "demo"
     assert cfg.catalog == tmp_path / "controls.yaml"
-    assert cfg.output == tmp_path / "soc2-evidence-output"
+    assert cfg.output == str(tmp_path / "soc2-evidence-output")
     assert cfg.period.end == date(2026, 6, 30)
     assert cfg.aws.accounts[0].id == "111111111111"
     assert len(cfg.sha256) == 64
@@ -666,3 +666,19 @@ def test_thresholds_with_the_real_registry(tmp_path: Path) -> None:
     assert "known: allowed_algorithms, require_kms" in message
     assert_problem(message, path, "thresholds.aws.s3.default_encrypton", "did you mean 'aws.s3.default_encryption'?")
     assert "allowed_algorithms:" not in message  # a valid value is not a problem
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("s3://dexo-evidence/soc2/", "s3://dexo-evidence/soc2"), ("gs://dexo-evidence", "gs://dexo-evidence")],
+)
+def test_output_may_be_an_evidence_locker_bucket(tmp_path: Path, value: str, expected: str) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + f"output: {value}\n"))
+    assert cfg.output == expected
+    assert cfg.output_location.is_remote
+
+
+def test_bad_locker_location_names_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "output: ftp://x/y\n")
+    message = config_error(path)
+    assert "output:" in message and "ftp" in message
