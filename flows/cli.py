@@ -202,6 +202,9 @@ def cmd_permissions(args: argparse.Namespace) -> int:
         for cid, severity, perms in permissions.permissions_table():
             print(f"{cid:34} {severity:9} {perms}")
         return EXIT_OK
+    if args.for_ == "gcp":
+        print(json.dumps(permissions.gcp_custom_role(), indent=2))
+        return EXIT_OK
     policy = permissions.management_policy(args.role_name) if args.for_ == "management" else permissions.member_policy()
     print(json.dumps(policy, indent=2))
     return EXIT_OK
@@ -496,9 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
     perm.add_argument(
         "--for",
         dest="for_",
-        choices=["member", "management"],
+        choices=["member", "management", "gcp"],
         default="member",
-        help="member: the role assumed in each account; management: the identity running the flow",
+        help="member: the role assumed in each AWS account; management: the identity running the flow; "
+        "gcp: the GCP custom role (and a predefined role) for the GCP checks",
     )
     perm.add_argument("--role-name", default="soc2-evidence-reader")
     perm.add_argument("--format", choices=["json", "table"], default="json")

@@ -117,3 +117,10 @@ def test_checks_lists_metadata_and_default_thresholds(capsys: pytest.CaptureFixt
     assert all(r["remediation"] and (r["permissions"] or r["id"].startswith("endpoint.")) for r in rows.values())
     assert main(["checks"]) == 0
     assert "aws.kms.key_rotation  [medium]" in capsys.readouterr().out
+
+
+def test_permissions_for_gcp_lists_the_gcp_checks_permissions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["permissions", "--for", "gcp"]) == 0
+    role = json.loads(capsys.readouterr().out)
+    assert role["includedPermissions"] == ["storage.buckets.getIamPolicy", "storage.buckets.list"]
+    assert role["predefinedAlternative"] == "roles/iam.securityReviewer"
