@@ -183,6 +183,12 @@ def write_xlsxwriter(path: Path, data) -> None:
 
 
 def child(writer: str, n: int, profile: str | None) -> dict:
+    import collectors.registry  # noqa: F401  (the imports, before the input is built)
+    import reports.workbook  # noqa: F401
+
+    if writer == "xlsxwriter":
+        import xlsxwriter  # noqa: F401
+    imports_mb = rss_mb()
     findings = make_findings(n)
     data = make_input(findings)
     base = rss_mb()
@@ -198,17 +204,25 @@ def child(writer: str, n: int, profile: str | None) -> dict:
             def run() -> None:
                 write_xlsxwriter(path, data)
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if profile:
             import cProfile
 
             cProfile.runctx("run()", globals(), {"run": run}, profile)
         else:
             run()
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         size = path.stat().st_size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"writer": writer, "seconds": seconds, "peak_mb": peak, "base_mb": base, "size_mb": size / 1e6}
+    return {
+        "writer": writer,
+        "seconds": seconds,
+        "cpu": cpu,
+        "peak_mb": peak,
+        "base_mb": base,
+        "imports_mb": imports_mb,
+        "size_mb": size / 1e6,
+    }
 
 
 def main() -> None:
@@ -216,30 +230,40 @@ def main() -> None:
     ap.add_argument("--findings", type=int, default=200_000)
     ap.add_argument("--writer", choices=("both", "workbook", "xlsxwriter"), default="both")
     ap.add_argument("--profile", help="write a cProfile of the workbook writer to this file")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per writer, alternating; the best is kept")
     ap.add_argument("--child", choices=("workbook", "xlsxwriter"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.findings, args.profile)))
         return
     writers = ("workbook", "xlsxwriter") if args.writer == "both" else (args.writer,)
-    got = {}
-    for w in writers:
-        cmd = [sys.executable, __file__, "--child", w, "--findings", str(args.findings)]
-        if args.profile and w == "workbook":
-            cmd += ["--profile", args.profile]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        got[w] = json.loads(out.strip().splitlines()[-1])
-        g = got[w]
-        print(
-            f"{w:<11} {args.findings:,} findings: {g['seconds']:6.2f} s, peak RSS {g['peak_mb']:6.0f} MB "
-            f"(input {g['base_mb']:.0f} MB, delta {g['peak_mb'] - g['base_mb']:.0f} MB), file {g['size_mb']:.1f} MB"
-        )
+    got: dict[str, dict] = {}
+    for _ in range(args.repeat):
+        for w in writers:
+            cmd = [sys.executable, __file__, "--child", w, "--findings", str(args.findings)]
+            if args.profile and w == "workbook":
+                cmd += ["--profile", args.profile]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            g = json.loads(out.strip().splitlines()[-1])
+            print(
+                f"{w:<11} {args.findings:,} findings: {g['seconds']:6.2f} s wall, {g['cpu']:6.2f} s CPU, "
+                f"peak RSS {g['peak_mb']:4.0f} MB (imports {g['imports_mb']:.0f} MB, input "
+                f"{g['base_mb'] - g['imports_mb']:.0f} MB, writer {g['peak_mb'] - g['base_mb']:.0f} MB), "
+                f"file {g['size_mb']:.1f} MB"
+            )
+            if w not in got or g["cpu"] < got[w]["cpu"]:
+                got[w] = g
     if len(got) == 2:
-        ratio = got["workbook"]["seconds"] / got["xlsxwriter"]["seconds"]
-        print(f"workbook / xlsxwriter time: {ratio:.2f}x (target <= 1.3x)")
+        wall = got["workbook"]["seconds"] / got["xlsxwriter"]["seconds"]
+        cpu = got["workbook"]["cpu"] / got["xlsxwriter"]["cpu"]
+        print(f"workbook / xlsxwriter: {cpu:.2f}x CPU time, {wall:.2f}x wall time (target <= 1.3x)")
     if "workbook" in got:
-        ok = got["workbook"]["peak_mb"] <= 400
-        print(f"workbook peak RSS {'within' if ok else 'ABOVE'} 400 MB")
+        g = got["workbook"]
+        ok = g["peak_mb"] <= 400
+        print(
+            f"workbook peak RSS {g['peak_mb']:.0f} MB {'within' if ok else 'ABOVE'} 400 MB "
+            f"(of which the writer: {g['peak_mb'] - g['base_mb']:.0f} MB)"
+        )
 
 
 if __name__ == "__main__":

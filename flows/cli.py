@@ -110,8 +110,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo.run import run_demo
 
-    outcome = run_demo(Path(args.output), concurrency=args.concurrency)
+    outcome, review = run_demo(Path(args.output), concurrency=args.concurrency)
     print_summary(outcome)
+    print(
+        f"\nAccess review {review.review_id} issued: {len(review.principals)} principals to decide in\n"
+        f"  {review.workbook}\n"
+        "  (fill Decision, Reviewer, Reviewed on, Justification; then: soc2-evidence access-review complete FILE)"
+    )
     return EXIT_OK
 
 

@@ -112,7 +112,7 @@ def write_demo_config(
     return path
 
 
-def run_demo(output: Path, *, concurrency: int | None = None):  # -> RunOutcome
+def run_demo(output: Path, *, concurrency: int | None = None):  # -> (RunOutcome, access-review StartOutcome)
     from flows.run import run_evidence
 
     output.mkdir(parents=True, exist_ok=True)
@@ -136,9 +136,4 @@ def run_demo(output: Path, *, concurrency: int | None = None):  # -> RunOutcome
         outcome = run_evidence(config_path, concurrency=concurrency)
         # the quarterly user-access review a reviewer would now fill in
         review = start_access_review(load_config(config_path))
-        print(
-            f"Access review {review.review_id} issued: {len(review.principals)} principals to decide in\n"
-            f"  {review.workbook}\n"
-            f"  (fill Decision/Reviewer/Reviewed on/Justification, then: soc2-evidence access-review complete FILE)\n"
-        )
-        return outcome
+        return outcome, review

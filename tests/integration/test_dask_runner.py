@@ -58,6 +58,7 @@ def test_dask_local_cluster_gives_the_same_findings_as_threads(prefect_harness: 
 
     with MotoEmulator() as moto, moto.use_env():
         # LocalCluster's worker processes start inside this block: they inherit the moto env vars
+        moto.reset()  # moto's state is per process: other tests may have seeded it
         estate = seed_demo_estate(moto.endpoint_url)
         thread_cfg = write_demo_config(estate, tmp_path / "thread")
         dask_cfg = write_demo_config(estate, tmp_path / "dask")

@@ -132,6 +132,7 @@ def workers(server: tuple[str, dict[str, str], Path], api: str) -> Iterator[list
 def moto_estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MotoEmulator, DemoEstate, Path]]:
     # moto env only in this process; the worker processes were started without it
     with MotoEmulator() as moto, moto.use_env():
+        moto.reset()  # moto's state is per process: other tests may have seeded it
         yield moto, seed_demo_estate(moto.endpoint_url), tmp_path_factory.mktemp("out")
 
 
