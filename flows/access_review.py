@@ -1,29 +1,62 @@
-"""Access reviews (issue 4): issue a reviewer workbook, then take the completed one back as evidence.
+"""Access reviews (issues 4 and 5): issue a reviewer workbook, then take the completed one back as evidence.
 
 `start`: config -> AWS accounts (the config's accounts + AWS Organizations discovery, each entered through
 its role as in an evidence run: flows.accounts.identify) -> per account the aws.iam collector's own fetch
 (collectors.aws.iam.fetch through an AwsFetchContext), plus one paginated GetAccountAuthorizationDetails
-(Filter Role) for the roles -> the population -> the workbook. Stored, never overwritten, under
+(Filter Role) for the roles; and GCP projects (cfg.gcp.projects) -> per project the gcp.gcs collector's own
+fetch (collectors.gcp.gcs.fetch through a GcpFetchContext: storage:ListBuckets pages, then
+storage:GetBucketIamPolicy per bucket) -> the population -> the workbook. Either side may be empty, not
+both ("no account or project in scope"). Stored, never overwritten, under
 ``<output>/access-reviews/<review_id>/``:
 
-    evidence/aws/<account>/global/iam/<Operation>.json   the raw recorded answers (hashed in review.json)
+    evidence/aws/<account>/global/iam/<Operation>.json   the raw recorded AWS answers (hashed in review.json)
+    evidence/gcp/<project>/global/gcs/<Operation>.json   the raw recorded Cloud Storage answers (hashed too)
     population.json                                      the population snapshot (its SHA-256 in review.json)
     <organization>-access-review-<review_id>.xlsx        the issued workbook (its SHA-256 in review.json)
-    review.json                                          review id, organization, as_of, accounts,
-                                                         created_at, hashes, status "issued" (written last)
+    review.json                                          review id, organization, as_of, accounts (AWS),
+                                                         projects (GCP), created_at, hashes, status "issued"
+                                                         (written last)
+
+The population must be complete: an AWS account that cannot be entered, an IAM call that failed, a GCP
+project whose bucket listing failed or a bucket whose IAM policy could not be read makes `start` refuse
+with every problem listed (account / project, operation, error and the permission it needs); nothing is
+stored.
 
 `complete`: the workbook read back and validated against population.json (reports.access_review.validate);
 on success ``completed.json`` (decisions, reviewers, dates, hashes, status "completed") and
-``completed-workbook.xlsx`` are added. A second completion of the same review is refused.
+``completed-workbook.xlsx`` are added. A second completion of the same review is refused. The revocations
+are listed; a GCS bucket member's carries the command that removes it ("action"):
+``gcloud storage buckets remove-iam-policy-binding gs://BUCKET --member=M --role=R``.
 
-The population: IAM users (groups, policies attached directly, inline and through groups, privileged
+The AWS population: IAM users (groups, policies attached directly, inline and through groups, privileged
 flag, console access, MFA, last activity, access-key ages) and IAM roles that principals outside the
 organization can assume (outside the account when no organization is configured): an Allow statement of
-the role's trust policy whose AWS principal is "*" or in another account. The population has a provider
-hook: POPULATION_PROVIDERS maps a provider name to a function (AccessReviewContext) -> list[Principal];
-"aws" is the only provider today; GCS bucket IAM members are meant to be added the same way.
+the role's trust policy whose AWS principal is "*" or in another account.
 
-No Prefect: plain functions, so the command starts in a second.
+The GCP population ("GCS bucket member" rows, provider "gcp"): one row per (project, bucket, role, member)
+of every bucket's IAM policy (version 3; a conditional binding is its own row, the condition shown).
+Account = the project id; Principal = the member as IAM writes it (user:..., serviceAccount:..., group:...,
+domain:..., projectOwner:..., allUsers, allAuthenticatedUsers); ARN = "gs://BUCKET ROLE MEMBER" (the row's
+stable identity); Email = the member's address (user, service account, group); Policies = "ROLE on
+gs://BUCKET"; Trusted outside principals = the member when it is public (allUsers, allAuthenticatedUsers);
+console access, MFA, last activity and key ages are "n/a" (Cloud Storage IAM has no such notion).
+Privileged (GCS_PRIVILEGED_ROLES): roles/owner, roles/editor (basic roles), roles/storage.admin and
+roles/storage.legacyBucketOwner (they can change who has access: the bucket's IAM policy / ACLs) and
+roles/storage.objectAdmin (editor-like: overwrites or deletes every object and sets object ACLs); a custom
+role (projects/.../roles/..., organizations/.../roles/...) is "undetermined" (its permissions are not
+collected); every other predefined role is "no".
+
+The population has a provider hook: POPULATION_PROVIDERS maps a provider name to a function
+(AccessReviewContext) -> list[Principal] ("aws", "gcp"); a provider may add per-row details (row key ->
+JSON) to ctx.details, stored in population.json (hashed) and used by `complete` (the gcloud command).
+
+Checks on stored reviews (collectors/access_review/reviews.py) are AWS-only today:
+access_review.revocations_done verifies revoked IAM users / roles per AWS account; a GCS binding marked
+Revoke is not checked by it (its account is a project id): it is verified by the next review, whose
+population would still show the binding.
+
+No Prefect: plain functions, so the command starts in a second (the Google client libraries are imported
+only when a GCP project is in scope).
 """
 
 from __future__ import annotations
@@ -32,15 +65,16 @@ import io
 import json
 import re
 import secrets
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collectors.aws import iam
 from collectors.aws.base import AwsFetchContext, AwsTuning, classify_error, clear_credentials_cache, session_for
-from collectors.evidence import EvidenceBundle, Recorder, Scope, dumps
+from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Recorder, Scope, dumps, listing_error
 from flows.accounts import AccountTarget, discover_accounts, identify
 from flows.config import AppConfig
 from reports.access_review import (
@@ -57,6 +91,9 @@ from reports.access_review import (
 from reports.atomic import sha256_file, write_bytes
 from reports.store import evidence_path, safe_component
 
+if TYPE_CHECKING:
+    from collectors.gcp.base import GcpTuning
+
 REVIEWS = "access-reviews"
 REVIEW_FILE = "review.json"
 POPULATION_FILE = "population.json"
@@ -66,6 +103,19 @@ ROLE_COLLECTOR = "access_review.roles"
 ROLE_FILTER = ["Role"]
 ACCOUNT_IN_ARN = re.compile(r"^arn:aws[\w-]*:(?:iam|sts)::(\d{12}):")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+GCS_COLLECTOR = "gcp.gcs"
+GCS_FOLDER = "gcs"
+GCS_MEMBER = "GCS bucket member"
+NOT_APPLICABLE = "n/a"
+# bucket IAM roles flagged privileged (see the module doc), with why
+GCS_PRIVILEGED_ROLES: dict[str, str] = {
+    "roles/owner": "basic Owner role (full control)",
+    "roles/editor": "basic Editor role (modifies everything)",
+    "roles/storage.admin": "full control of the bucket, its objects and its IAM policy",
+    "roles/storage.legacyBucketOwner": "changes the bucket's IAM policy and ACLs",
+    "roles/storage.objectAdmin": "overwrites or deletes every object, sets object ACLs",
+}
+CUSTOM_ROLE = re.compile(r"^(?:projects|organizations)/[^/]+/roles/")
 
 
 class AccessReviewError(Exception):
@@ -90,6 +140,14 @@ class AccountEvidence:
 
 
 @dataclass
+class ProjectEvidence:
+    """One GCP project's recorded Cloud Storage answers (the gcp.gcs fetch)."""
+
+    project: str
+    gcs: EvidenceBundle
+
+
+@dataclass
 class AccessReviewContext:
     """What a population provider gets."""
 
@@ -98,6 +156,10 @@ class AccessReviewContext:
     accounts: list[AccountEvidence]
     organization_accounts: frozenset[str] | None  # None: the organization is unknown (no discovery)
     privileged_policies: tuple[str, ...] = ("AdministratorAccess", "IAMFullAccess")
+    projects: list[ProjectEvidence] = field(default_factory=list)
+    gcs_privileged_roles: Mapping[str, str] = field(default_factory=lambda: dict(GCS_PRIVILEGED_ROLES))
+    # row key -> provider details (JSON), stored in population.json; e.g. a GCS binding for its revocation
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _days(as_of: datetime, then: datetime) -> int:
@@ -245,8 +307,140 @@ def aws_population(ctx: AccessReviewContext) -> list[Principal]:
     return rows
 
 
-# provider hook: every population provider adds its principals (e.g. "gcs" for bucket IAM members, later)
-POPULATION_PROVIDERS: dict[str, Callable[[AccessReviewContext], list[Principal]]] = {"aws": aws_population}
+def _member_email(member: str) -> str:
+    kind, sep, rest = member.partition(":")
+    if sep and kind in ("user", "serviceAccount", "group") and "@" in rest:
+        return rest
+    return ""
+
+
+def _condition_text(condition: Mapping[str, Any] | None) -> str:
+    if not condition:
+        return ""
+    title, expression = str(condition.get("title") or ""), str(condition.get("expression") or "")
+    return f"{title}: {expression}" if title else expression
+
+
+def gcs_binding_id(bucket: str, role: str, member: str, condition: Mapping[str, Any] | None = None) -> str:
+    """The "ARN" of a GCS bucket member row: unique per (bucket, role, member, condition)."""
+    cond = _condition_text(condition)
+    return f"gs://{bucket} {role} {member}" + (f" [condition {cond}]" if cond else "")
+
+
+def gcs_revoke_command(binding: Mapping[str, Any]) -> str:
+    """The gcloud command that removes one member from one bucket IAM binding."""
+    cmd = (
+        f"gcloud storage buckets remove-iam-policy-binding gs://{binding['bucket']} "
+        f"--member={shlex.quote(str(binding['member']))} --role={shlex.quote(str(binding['role']))}"
+    )
+    condition = binding.get("condition") or {}
+    if condition:
+        # gcloud's alternate delimiter (gcloud topic escaping): an expression may contain commas
+        parts = [f"{k}={condition[k]}" for k in ("expression", "title", "description") if condition.get(k)]
+        cmd += " --condition=" + shlex.quote("^~^" + "~".join(parts))
+    return cmd
+
+
+def _gcs_privilege(role: str, privileged_roles: Mapping[str, str]) -> tuple[str, str]:
+    if role in privileged_roles:
+        return "yes", f"{role}: {privileged_roles[role]}"
+    if CUSTOM_ROLE.match(role):
+        return "undetermined", f"undetermined: custom role {role} (its permissions are not collected)"
+    return "no", ""
+
+
+def _gcs_problem(project: str, call: ApiCall, what: str = "") -> str:
+    err = call.error
+    assert err is not None
+    permission = f" (needs {err.permission})" if err.permission else ""
+    return f"project {project}: storage:{call.operation}{what} failed: {err.code}: {err.message}{permission}"
+
+
+def _gcs_project_rows(pe: ProjectEvidence, ctx: AccessReviewContext) -> tuple[list[Principal], list[str]]:
+    from collectors.gcp import gcs
+
+    bundle = pe.gcs
+    pages = bundle.all(gcs.SERVICE, "ListBuckets")
+    failed = listing_error(pages)
+    if failed is None and not pages:
+        failed = ApiCall(
+            gcs.SERVICE,
+            "ListBuckets",
+            {"project": pe.project},
+            "",
+            None,
+            ApiError("NotCollected", "no recorded bucket listing", gcs.LIST_PERMISSION),
+        )
+    if failed is not None:
+        return [], [_gcs_problem(pe.project, failed)]
+    rows: dict[str, Principal] = {}
+    problems: list[str] = []
+    for b in gcs.buckets(bundle):
+        name = str(b["name"])
+        call = bundle.find(
+            gcs.SERVICE, "GetBucketIamPolicy", bucket=name, optionsRequestedPolicyVersion=gcs.IAM_POLICY_VERSION
+        )
+        if call is None:
+            err = ApiError("NotCollected", "no recorded IAM policy for this bucket", gcs.IAM_PERMISSION)
+            call = ApiCall(gcs.SERVICE, "GetBucketIamPolicy", {"bucket": name}, "", None, err)
+        if call.error is not None:
+            problems.append(_gcs_problem(pe.project, call, f" for gs://{name}"))
+            continue
+        for binding in (call.response or {}).get("bindings") or []:
+            role = str(binding.get("role", ""))
+            condition = binding.get("condition") or None
+            privileged, through = _gcs_privilege(role, ctx.gcs_privileged_roles)
+            cond = _condition_text(condition)
+            for member in map(str, binding.get("members") or []):
+                arn = gcs_binding_id(name, role, member, condition)
+                p = Principal(
+                    account=pe.project,
+                    account_name=pe.project,
+                    principal_type=GCS_MEMBER,
+                    name=member,
+                    arn=arn,
+                    email=_member_email(member),
+                    policies=f"{role} on gs://{name}" + (f" (condition {cond})" if cond else ""),
+                    privileged=privileged,
+                    privileged_through=through,
+                    console_access=NOT_APPLICABLE,
+                    mfa=NOT_APPLICABLE,
+                    last_activity=NOT_APPLICABLE,
+                    key_ages=NOT_APPLICABLE,
+                    trusted_principals=member if member in gcs.PUBLIC_MEMBERS else "",
+                    provider="gcp",
+                )
+                rows[p.key] = p
+                ctx.details[p.key] = {
+                    "kind": "gcs_binding",
+                    "project": pe.project,
+                    "bucket": name,
+                    "role": role,
+                    "member": member,
+                    "condition": dict(condition) if condition else None,
+                }
+    return list(rows.values()), problems
+
+
+def gcp_population(ctx: AccessReviewContext) -> list[Principal]:
+    """One row per (project, bucket, role, member) of every bucket IAM policy of every project; raises
+    AccessReviewError when a listing or an IAM policy is missing (a review must cover the whole population)."""
+    rows: list[Principal] = []
+    problems: list[str] = []
+    for pe in ctx.projects:
+        got, failed = _gcs_project_rows(pe, ctx)
+        rows += got
+        problems += failed
+    if problems:
+        raise AccessReviewError("cannot build the population (nothing stored):\n" + "\n".join(problems))
+    return rows
+
+
+# provider hook: every population provider adds its principals
+POPULATION_PROVIDERS: dict[str, Callable[[AccessReviewContext], list[Principal]]] = {
+    "aws": aws_population,
+    "gcp": gcp_population,
+}
 
 
 # ---------------------------------------------------------------------------------------------- fetch
@@ -284,6 +478,18 @@ def fetch_account(target: AccountTarget, tuning: AwsTuning) -> AccountEvidence:
         MaxItems=iam.PAGE_SIZE,
     )
     return AccountEvidence(target.id, target.name, rec.bundle, roles.bundle)
+
+
+def fetch_project(project: str, tuning: GcpTuning | None = None) -> ProjectEvidence:
+    """The gcp.gcs collector's fetch in the project (Application Default Credentials, or
+    STORAGE_EMULATOR_HOST as google-cloud-storage supports it)."""
+    from collectors.gcp import gcs
+    from collectors.gcp.base import GLOBAL_REGION, GcpFetchContext
+    from collectors.gcp.base import classify_error as classify_gcp_error
+
+    rec = Recorder(Scope("gcp", project, GLOBAL_REGION, GCS_COLLECTOR), gcs.OPERATIONS, classify_gcp_error)
+    gcs.fetch(GcpFetchContext(project, rec, tuning))
+    return ProjectEvidence(project, rec.bundle)
 
 
 # ---------------------------------------------------------------------------------------------- storage
@@ -339,8 +545,11 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
     tuning = AwsTuning(retry_mode=cfg.aws.retry_mode, max_attempts=cfg.aws.max_attempts)
     clear_credentials_cache()
     targets, organization, discovery = _targets(cfg, tuning)
-    if not targets:
-        raise AccessReviewError("no AWS account in scope (aws.accounts is empty and no organization discovery)")
+    projects = list(cfg.gcp.projects)
+    if not targets and not projects:
+        raise AccessReviewError(
+            "no account or project in scope (aws.accounts is empty, no organization discovery, gcp.projects is empty)"
+        )
     unreachable = []
     for t in targets:
         ident = identify(t, tuning)
@@ -349,16 +558,27 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
     if unreachable:
         raise AccessReviewError("cannot enter every account in scope (nothing stored):\n" + "\n".join(unreachable))
     evidence = [fetch_account(t, tuning) for t in targets]
+    project_evidence = [fetch_project(p) for p in projects]
     privileged = tuple(
         cfg.thresholds.get("aws.iam.privileged_users", {}).get(
             "privileged_aws_managed_policies", ["AdministratorAccess", "IAMFullAccess"]
         )
     )
-    ctx = AccessReviewContext(cfg, as_of_dt, evidence, organization, privileged)
+    ctx = AccessReviewContext(cfg, as_of_dt, evidence, organization, privileged, projects=project_evidence)
     principals: list[Principal] = []
+    failures: list[str] = []
     for provider in sorted(POPULATION_PROVIDERS):
-        principals += POPULATION_PROVIDERS[provider](ctx)
+        try:
+            principals += POPULATION_PROVIDERS[provider](ctx)
+        except AccessReviewError as exc:  # every provider's problems in one message
+            failures.append(str(exc).removeprefix("cannot build the population (nothing stored):\n"))
+    if failures:
+        raise AccessReviewError("cannot build the population (nothing stored):\n" + "\n".join(failures))
     principals.sort(key=lambda p: (p.account, p.principal_type, p.name, p.arn))
+    keys = [p.key for p in principals]
+    if len(set(keys)) != len(keys):  # a provider bug: the workbook could not be validated back
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        raise AccessReviewError("duplicate population rows (nothing stored): " + ", ".join(dupes))
 
     review_id = new_review_id(created)
     folder = reviews_dir(out_dir) / review_id
@@ -369,6 +589,8 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
     for acct in evidence:
         files += _store_bundle(folder, acct.iam, "iam")
         files += _store_bundle(folder, acct.roles, "iam-roles")
+    for pe in project_evidence:
+        files += _store_bundle(folder, pe.gcs, GCS_FOLDER)
     accounts = [t.id for t in targets]
     population = {
         "schema": 1,
@@ -377,7 +599,9 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
         "as_of": as_of_dt.date().isoformat(),
         "created_at": _iso(created),
         "accounts": accounts,
+        "projects": projects,
         "rows": [p.to_json() for p in principals],
+        "details": {k: ctx.details[k] for k in sorted(ctx.details)},
     }
     population_sha = _write_new(folder / POPULATION_FILE, dumps(population))
     wb_path = folder / workbook_name(cfg.organization, review_id)
@@ -398,6 +622,7 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
         "organization": cfg.organization,
         "as_of": population["as_of"],
         "accounts": accounts,
+        "projects": projects,
         "account_names": {t.id: t.name for t in targets},
         "organization_accounts": sorted(organization) if organization is not None else None,
         "created_at": _iso(created),
@@ -477,7 +702,9 @@ def complete(
     pop_path = folder / review["population"]["path"]
     if sha256_file(pop_path) != review["population"]["sha256"]:
         raise AccessReviewError(f"{pop_path}: the stored population does not match its SHA-256 in review.json")
-    population = population_rows(_load_json(pop_path)["rows"])
+    stored_population = _load_json(pop_path)
+    population = population_rows(stored_population["rows"])
+    details: Mapping[str, Any] = stored_population.get("details") or {}
     issued_on = datetime.fromisoformat(review["created_at"].replace("Z", "+00:00")).date()
     result: Validation = validate(
         read, population, issued_on=issued_on, today=now.date(), allow_self_review=allow_self_review
@@ -489,11 +716,7 @@ def complete(
         )
     wb_sha = _write_new(folder / COMPLETED_WORKBOOK, data)
     decisions = [d.to_json() for d in result.decisions]
-    revocations = [
-        {"account": d.account, "principal": d.name, "arn": d.arn, "type": d.principal_type}
-        for d in result.decisions
-        if d.decision == "Revoke"
-    ]
+    revocations = [_revocation(d, details.get(d.key)) for d in result.decisions if d.decision == "Revoke"]
     dates = sorted(d.reviewed_on for d in result.decisions)
     completed = {
         "schema": 1,
@@ -523,6 +746,13 @@ def complete(
     return CompleteOutcome(read.review_id, folder, completed, revocations, result.self_reviews)
 
 
+def _revocation(d: Any, detail: Mapping[str, Any] | None) -> dict[str, str]:
+    out = {"account": d.account, "principal": d.name, "arn": d.arn, "type": d.principal_type}
+    if detail and detail.get("kind") == "gcs_binding":
+        out["action"] = gcs_revoke_command(detail)
+    return out
+
+
 def print_revocations(revocations: Sequence[Mapping[str, str]]) -> list[str]:
     if not revocations:
         return ["No revocations."]
@@ -530,4 +760,6 @@ def print_revocations(revocations: Sequence[Mapping[str, str]]) -> list[str]:
     width = max(len(r["type"]) for r in revocations)
     for r in revocations:
         lines.append(f"  {r['account']}  {r['type'].ljust(width)}  {r['principal']}  ({r['arn']})")
+        if r.get("action"):
+            lines.append(f"      {r['action']}")
     return lines
