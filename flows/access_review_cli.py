@@ -28,11 +28,14 @@ def cmd_start(args: argparse.Namespace) -> int:
         out = start(cfg, as_of=args.as_of, output=Path(args.output) if args.output else None)
     except AccessReviewError as exc:
         raise BadInput(str(exc)) from None
-    users = sum(1 for p in out.principals if p.principal_type == "IAM user")
-    roles = len(out.principals) - users
+    from collections import Counter
+
+    kinds = Counter(p.principal_type for p in out.principals)
+    described = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     print(
-        f"Access review {out.review_id} issued: {len(out.principals)} principals ({users} IAM users, {roles} roles "
-        f"trusted from outside) in {len(out.review['accounts'])} account(s), as of {out.review['as_of']}"
+        f"Access review {out.review_id} issued: {len(out.principals)} principals ({described}) in "
+        f"{len(out.review['accounts'])} AWS account(s) and {len(out.review.get('projects', []))} GCP project(s), "
+        f"as of {out.review['as_of']}"
     )
     print(f"Workbook:   {out.workbook}")
     print(f"  sha256    {out.review['workbook']['sha256']}")
@@ -68,7 +71,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     ar = subparsers.add_parser("access-review", help="issue a user access review workbook, then store it completed")
     sub = ar.add_subparsers(dest="access_review_command", required=True)
-    st = sub.add_parser("start", help="write the reviewer workbook for every AWS account in scope")
+    st = sub.add_parser("start", help="write the reviewer workbook for every AWS account and GCP project in scope")
     st.add_argument("--config", required=True, help="soc2-evidence.yaml")
     st.add_argument("--as-of", type=_as_of, help="the review's date YYYY-MM-DD (default today, UTC)")
     st.add_argument("--output", help="output directory (overrides the config's output:)")

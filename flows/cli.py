@@ -547,6 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     from flows.access_review_cli import register as register_access_review
 
     register_access_review(sub)
+    from flows.schedule_cli import register as register_schedule
+
+    register_schedule(sub)
     return p
 
 

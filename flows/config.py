@@ -456,9 +456,21 @@ class EndpointsConfig(_Section):
 
 
 class Orchestration(_Section):
-    task_runner: Literal["thread"] = "thread"
+    task_runner: Literal["thread", "dask"] = "thread"
     max_workers: Count = 8
     per_task_concurrency: Count = 16
+    # dask: an existing scheduler (tcp://host:8786), else a LocalCluster of n_workers processes
+    address: str | None = None
+    n_workers: Count = 2
+
+    @model_validator(mode="after")
+    def _dask_address(self) -> Orchestration:
+        if self.address is not None:
+            if self.task_runner != "dask":
+                raise ValueError("address is only used with task_runner: dask")
+            if not self.address.startswith(("tcp://", "tls://")):
+                raise ValueError(f"address must start with tcp:// or tls://, got {self.address!r}")
+        return self
 
 
 def _resolve_path(value: Any, info: ValidationInfo) -> Path:

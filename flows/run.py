@@ -21,7 +21,6 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from collectors.aws.base import GLOBAL_REGION, AwsTuning, clear_credentials_cache
 from collectors.endpoint.base import TlsTuning
@@ -46,6 +45,7 @@ from flows.collect import (
     write_bundle,
 )
 from flows.config import AppConfig, Endpoint, load_config
+from flows.deploy import api_for_task_runner, describe_task_runner, mark_new_failures, task_runner_for
 from reports.atomic import sha256_file
 from reports.drift import Drift, compute_drift, load_run_controls, load_run_findings_fast
 from reports.exports import RunMeta, write_exports
@@ -190,21 +190,41 @@ def iso(dt: datetime) -> str:
 
 
 @flow(name="soc2-evidence-run", log_prints=True)
-def evidence_run(config_path: str, output: str | None = None, concurrency: int | None = None) -> RunOutcome:
-    """Collect, evaluate and report one evidence run (see module docstring)."""
+def evidence_run(
+    config_path: str,
+    output: str | None = None,
+    concurrency: int | None = None,
+    accounts: list[str] | None = None,
+) -> RunOutcome:
+    """Collect, evaluate and report one evidence run (see module docstring).
+
+    `accounts` restricts the run to these AWS account IDs / GCP project IDs
+    (one run per account, dispatched to many workers: flows.deploy.dispatch_accounts);
+    such a run compares its drift only with earlier runs of the same accounts."""
     cfg = load_config(config_path)
-    return execute_run(cfg, output=Path(output) if output else None, concurrency=concurrency)
+    return execute_run(cfg, output=Path(output) if output else None, concurrency=concurrency, accounts=accounts)
 
 
-def run_evidence(config_path: str | Path, *, output: Path | None = None, concurrency: int | None = None) -> RunOutcome:
-    """Run the flow with a thread pool sized from the config (or `concurrency`)."""
+def run_evidence(
+    config_path: str | Path,
+    *,
+    output: Path | None = None,
+    concurrency: int | None = None,
+    accounts: list[str] | None = None,
+) -> RunOutcome:
+    """Run the flow in this process (the task runner comes from the config's orchestration:)."""
     cfg = load_config(config_path)
-    _, workers = tunings_for(cfg, concurrency)
-    runner_flow = evidence_run.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
-    return runner_flow(str(config_path), str(output) if output else None, concurrency)
+    with api_for_task_runner(cfg.orchestration):  # Dask workers must reach this flow's API
+        return evidence_run(str(config_path), str(output) if output else None, concurrency, accounts)
 
 
-def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int | None = None) -> RunOutcome:
+def execute_run(
+    cfg: AppConfig,
+    *,
+    output: Path | None = None,
+    concurrency: int | None = None,
+    accounts: list[str] | None = None,
+) -> RunOutcome:
     logger = get_run_logger()
     location = parse_location(str(output)) if output else cfg.output_location
     locker = open_locker(location)
@@ -213,17 +233,30 @@ def execute_run(cfg: AppConfig, *, output: Path | None = None, concurrency: int 
     # a bucket: the run is assembled in a local staging folder that is kept
     # (the summary and workbook paths stay valid), then uploaded whole
     keep = Path(tempfile.mkdtemp(prefix="soc2-evidence-")) if location.is_remote else None
-    with locker.stage(keep=keep) as out:
-        return _execute_in(cfg, out.resolve(), locker, concurrency, logger)
+    _, workers = tunings_for(cfg, concurrency)
+    # the task runner is opened here, not taken from the flow's decorator, so a
+    # run started by a deployment or `serve` honours orchestration: too
+    with locker.stage(keep=keep) as out, task_runner_for(cfg.orchestration, workers) as runner:
+        return _execute_in(cfg, out.resolve(), locker, runner, concurrency, accounts, logger)
 
 
-def _execute_in(cfg: AppConfig, out_dir: Path, locker: Locker, concurrency: int | None, logger: Any) -> RunOutcome:
+def _execute_in(
+    cfg: AppConfig,
+    out_dir: Path,
+    locker: Locker,
+    runner: Any,
+    concurrency: int | None,
+    accounts: list[str] | None,
+    logger: Any,
+) -> RunOutcome:
     all_checks = checks()
     catalog = load_catalog(cfg.catalog, set(all_checks))
     started = datetime.now(UTC)
     as_of = started
     run_id = new_run_id(started)
-    previous = locker.completed_runs(out_dir)  # manifests only
+    # the drift baseline: the last completed run of the same scope (a run
+    # restricted to some accounts compares with runs of those accounts only)
+    previous = [r for r in locker.completed_runs(out_dir) if r.manifest.get("accounts_filter") == accounts]
     if previous and locker.location.is_remote:
         locker.fetch_run(previous[-1].run_id, previous[-1].path, DRIFT_FILES)
     writer = RunWriter.create(out_dir, run_id)
@@ -235,18 +268,30 @@ def _execute_in(cfg: AppConfig, out_dir: Path, locker: Locker, concurrency: int 
 
     def submit(target: Target, region: str, cid: str) -> None:
         scope = Scope(target.provider, target.account, region, cid)
-        fut = collect_task.submit(target, region, cid, str(writer.path), cfg.thresholds, as_of, tunings)
+        params = {
+            "target": target,
+            "region": region,
+            "collector_id": cid,
+            "run_path": str(writer.path),
+            "thresholds": cfg.thresholds,
+            "as_of": as_of,
+            "tunings": tunings,
+        }
+        fut = runner.submit(collect_task, params)
         pending.append((scope, fut))
 
     # GCP projects and TLS endpoints need no account identification: start them first
     for project in cfg.gcp.projects:
-        for cid, region in _scopes_for("gcp"):
-            submit(Target("gcp", project), region, cid)
-    for endpoint in cfg.endpoints.targets:
+        if accounts is None or project in accounts:
+            for cid, region in _scopes_for("gcp"):
+                submit(Target("gcp", project), region, cid)
+    for endpoint in cfg.endpoints.targets if accounts is None else ():  # per-account runs skip endpoints
         for cid, region in _scopes_for("endpoint"):
             submit(endpoint_target(endpoint), region, cid)
 
     targets, discovery = resolve_targets(cfg, tuning)
+    if accounts is not None:
+        targets = [t for t in targets if t.id in accounts]
     outcomes: list[ScopeOutcome] = []
     evidence_files: list[dict[str, Any]] = []
     api_calls = 0
@@ -261,8 +306,7 @@ def _execute_in(cfg: AppConfig, out_dir: Path, locker: Locker, concurrency: int 
             logger.warning("AWS Organizations discovery failed: %s", discovery.failure.error)
 
     callers: dict[str, str] = {}
-    # tasks run on the flow's task runner (see run_evidence)
-    id_futures = {t.id: identify_task.submit(t, tuning) for t in targets}
+    id_futures = {t.id: runner.submit(identify_task, {"target": t, "tuning": tuning}) for t in targets}
     identities: dict[str, Identity] = {}
     for t in targets:
         fut = id_futures[t.id]
@@ -299,7 +343,7 @@ def _execute_in(cfg: AppConfig, out_dir: Path, locker: Locker, concurrency: int 
                 submit(Target(provider, t.id, role_arn=t.role_arn), region, cid)
     outcomes += _gather(pending)
     discovered: list[DiscoveredEndpoint] = []
-    if cfg.endpoints.discover:
+    if cfg.endpoints.discover and accounts is None:
         # endpoints named by this run's own cloud evidence: ALBs, CloudFront, API Gateway
         sources = [o for o in outcomes if o.scope.collector in DISCOVERY_COLLECTORS and o.evidence]
         bundles = load_bundle_files(writer.path, [e for o in sources for e in o.evidence])
@@ -424,7 +468,8 @@ def _execute_in(cfg: AppConfig, out_dir: Path, locker: Locker, concurrency: int 
         "scope": scope_doc,
         "commitments": [c.to_json() for c in commitments],
         "callers": callers,
-        "orchestration": {"task_runner": "thread", "max_workers": workers, "per_task_concurrency": tuning.concurrency},
+        "orchestration": describe_task_runner(cfg.orchestration, workers, tuning.concurrency),
+        "accounts_filter": accounts,
         "api_calls": api_calls,
         "collectors": [
             o.summary() for o in sorted(outcomes, key=lambda o: (o.scope.account, o.scope.region, o.scope.collector))
@@ -446,6 +491,7 @@ def _execute_in(cfg: AppConfig, out_dir: Path, locker: Locker, concurrency: int 
     }
     writer.write_manifest(manifest)
     locker.upload_run(writer.path, run_id)  # a directory: already in place
+    mark_new_failures(drift, organization=cfg.organization)  # a Prefect event automations can trigger on
     _publish_artifact(run_id, results, drift)
     logger.info("run %s: %d findings, %d API calls, %.1fs", run_id, len(findings), api_calls, collection_seconds)
     return RunOutcome(
