@@ -112,7 +112,10 @@ def test_reader_role_in_every_account_is_assumable_and_lands_there(aws: MotoEmul
 def test_each_account_sees_only_its_own_resources(aws: MotoEmulator, estate: DemoEstate) -> None:
     for key in estate.accounts:
         buckets = {b["Name"] for b in in_account(aws, estate, key, "s3").list_buckets()["Buckets"]}
-        assert buckets == seeded_ids(estate, "s3", key), key
+        # the encryption-at-rest buckets, plus the TLS estate's (bucket policies), all this account's own
+        assert seeded_ids(estate, "s3", key) <= buckets, key
+        other_accounts = {n for k in estate.accounts if k != key for n in seeded_ids(estate, "s3", k)}
+        assert not buckets & other_accounts, key
     for key, region in places(estate):
         ec2 = in_account(aws, estate, key, "ec2", region)
         rds = in_account(aws, estate, key, "rds", region)
@@ -133,8 +136,17 @@ def test_each_account_sees_only_its_own_resources(aws: MotoEmulator, estate: Dem
 def test_every_check_has_compliant_and_non_compliant_resources(estate: DemoEstate) -> None:
     bad = estate.expected["non_compliant"]
     assert bad["aws.dynamodb.encryption"] == []  # AWS owned keys pass under the default thresholds
+    # moto cannot produce these non-compliant cases: covered by unit tests on recorded JSON
+    # (dynamodb: AWS-owned keys pass by default; IAM: moto cannot backdate keys or
+    # give root keys, so these fail only N days later: expected["non_compliant_after_days"])
+    moto_cannot = {
+        "aws.dynamodb.encryption",
+        "aws.iam.root_access_keys",
+        "aws.iam.access_key_rotation",
+        "aws.iam.unused_credentials",
+    }
     for check_id, ids in bad.items():
-        if check_id != "aws.dynamodb.encryption":
+        if check_id not in moto_cannot:
             assert ids, check_id
     key_types = estate.expected["dynamodb_key_types"]
     assert set(key_types.values()) == {"AWS_OWNED", "CUSTOMER_MANAGED"}
@@ -265,4 +277,5 @@ def test_seed_scale_spreads_resources_over_member_accounts(aws: MotoEmulator, es
     assert totals == {"s3": 24, "ebs": 40, "rds": 12, "ebs_unencrypted": 4, "rds_unencrypted": 2}
     # the demo accounts are untouched
     demo_buckets = {b["Name"] for b in in_account(aws, estate, "prod", "s3").list_buckets()["Buckets"]}
-    assert demo_buckets == seeded_ids(estate, "s3", "prod")
+    assert seeded_ids(estate, "s3", "prod") <= demo_buckets
+    assert not any(name.startswith("dexo-scale-") for name in demo_buckets)
