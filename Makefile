@@ -34,8 +34,15 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# benchmarks print numbers and assert nothing; each takes one to a few minutes
 bench: $(STAMP)
 	$(BIN)/python bench/bench_aws_collect.py
+	$(BIN)/python bench/bench_iam.py
+	$(BIN)/python bench/bench_gcs.py
+	$(BIN)/python bench/bench_tls_scan.py --endpoints 50 --latency-ms 20
+	$(BIN)/python bench/bench_drift.py
+	$(BIN)/python bench/bench_workbook.py --findings 200000
+	$(BIN)/python bench/bench_orchestration.py
 
 clean:
 	rm -rf $(VENV) .prefect demo-output .pytest_cache .ruff_cache
