@@ -55,7 +55,7 @@ class CheckSpec:
     risk: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EvidenceRef:
     """A pointer from a result to the raw evidence file it was derived from."""
 
@@ -66,7 +66,7 @@ class EvidenceRef:
         return {"path": self.path, "sha256": self.sha256}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CheckResult:
     """One check's verdict on one resource.
 
@@ -112,7 +112,7 @@ FINDING_FIELDS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A CheckResult placed in a run and mapped to controls: one line of
     findings.jsonl (the machine contract of DESIGN.md)."""
@@ -167,7 +167,7 @@ class Finding:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ControlResult:
     """A control's status over every finding mapped to it."""
 

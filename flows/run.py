@@ -21,6 +21,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from collectors.aws.base import GLOBAL_REGION, AwsTuning, clear_credentials_cache
 from collectors.endpoint.base import TlsTuning
@@ -104,12 +105,28 @@ def resolve_targets(cfg: AppConfig, tuning: AwsTuning) -> tuple[list[AccountTarg
     return targets, discovery
 
 
-@task(name="identify-account", retries=1, retry_delay_seconds=1, task_run_name="identify/{target.id}")
+# No result caching or persistence: every run must collect afresh (a cached
+# answer would be stale evidence), and hashing the inputs only costs time.
+@task(
+    name="identify-account",
+    retries=1,
+    retry_delay_seconds=1,
+    task_run_name="identify/{target.id}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
 def identify_task(target: AccountTarget, tuning: AwsTuning) -> Identity:
     return identify(target, tuning)
 
 
-@task(name="collect", retries=2, retry_delay_seconds=2, task_run_name="{collector_id}/{target.account}/{region}")
+@task(
+    name="collect",
+    retries=2,
+    retry_delay_seconds=2,
+    task_run_name="{collector_id}/{target.account}/{region}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
 def collect_task(
     target: Target,
     region: str,

@@ -185,3 +185,37 @@ def _truncate(text: str) -> str:
     # Cutting escaped text never creates a new escape: any `_xHHHH_` in the
     # kept prefix was already in the escaped text.
     return _fit(text, MAX_CELL_CHARS - len(TRUNCATION_MARKER)) + TRUNCATION_MARKER
+
+
+# --- xlsxwriter -------------------------------------------------------------------------------------
+# xlsxwriter escapes `_xHHHH_` in string cells itself (as `_x005F_xHHHH_`, the same escape as
+# clean_text's), so it is handed clean_text's result with that one escape undone: the stored text
+# is then clean_text's, byte for byte.
+_OOXML_ESCAPED_RE = re.compile(r"_x005F_(x[0-9A-Fa-f]{4}_)")
+# A truncated escape left just before the truncation marker: `_x005F_` and at most part of `xHHHH_`.
+_CUT_ESCAPE_RE = re.compile(r"_x005F_(x[0-9A-Fa-f]{0,4})?$")
+
+
+def xlsx_text(value: Any) -> str:
+    """The text to give xlsxwriter's `write_string` for `value`: `clean_text(value)`, with the
+    OOXML escapes left for xlsxwriter to make (it escapes every `_xHHHH_` itself).
+
+    Use `needs_quote_prefix` on the result to choose the quote-prefix format: undoing the
+    escapes never changes a leading character or an error-code-like text.
+    """
+    text = clean_text(value)
+    if "_x005F_" not in text:
+        return text
+    raw = _OOXML_ESCAPED_RE.sub(r"_\1", text)
+    if text.endswith(TRUNCATION_MARKER) and _ooxml_escape(raw) != text:
+        # The cut fell inside an escape: no input makes xlsxwriter store that half escape, so
+        # its text is kept unescaped (Excel shows the same characters).
+        kept = text[: -len(TRUNCATION_MARKER)]
+        kept = _CUT_ESCAPE_RE.sub(lambda m: "_" + (m.group(1) or ""), kept)
+        raw = _OOXML_ESCAPED_RE.sub(r"_\1", kept) + TRUNCATION_MARKER
+    return raw
+
+
+def _ooxml_escape(text: str) -> str:
+    """What xlsxwriter stores for `text` (its `_xHHHH_` escape; clean text has no control characters)."""
+    return _OOXML_ESCAPE_RE.sub(r"_x005F_\1", text)

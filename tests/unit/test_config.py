@@ -375,7 +375,7 @@ BAD_CASES = [
         "unknown key without a close match",
         "orchestration: {zzz: 1}\n",
         "orchestration.zzz",
-        "unknown key (allowed: task_runner, max_workers, per_task_concurrency)",
+        "unknown key (allowed: task_runner, max_workers, per_task_concurrency, address, n_workers)",
     ),
     ("accounts not a list", "aws: {accounts: yes}\n", "aws.accounts", "expected a list, got true"),
     ("aws not a mapping", "aws: [us-east-1]\n", "aws", "expected a mapping (key: value), got a list"),
@@ -391,7 +391,7 @@ BAD_CASES = [
     ("endpoint missing host", "endpoints: [{port: 443}]\n", "endpoints[0].host", "required key is missing"),
     ("bool as integer", "orchestration: {max_workers: true}\n", "orchestration.max_workers", "expected an integer"),
     ("workers below 1", "orchestration: {max_workers: 0}\n", "orchestration.max_workers", "must be at least 1"),
-    ("task runner", "orchestration: {task_runner: dask}\n", "orchestration.task_runner", "expected 'thread'"),
+    ("task runner", "orchestration: {task_runner: ray}\n", "orchestration.task_runner", "expected 'thread' or 'dask'"),
     (
         "retry mode",
         "aws: {retry_mode: legacy}\n",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -212,8 +213,8 @@ def test_fast_line_parser_is_exact_on_awkward_values() -> None:
 
     nasty = 'b", "observed": {"x": 1}, "reason": "gotcha", "evidence": ['
     r = result(S3, nasty, "fail")
-    r = type(r)(**{**r.__dict__, "reason": 'reason with "quotes", "evidence": [ and \\ and ünïcode'})
-    r = type(r)(**{**r.__dict__, "observed": {"reason": ', "reason": "x"', "evidence": [', "evidence": [']}})
+    r = dataclasses.replace(r, reason='reason with "quotes", "evidence": [ and \\ and ünïcode')
+    r = dataclasses.replace(r, observed={"reason": ', "reason": "x"', "evidence": [', "evidence": [']})
     f = Finding(RUN1, r, ("ENC-01", "ENC-02"), ("CC6.1",), "t")
     line = finding_line(f).encode()
     row = parse_finding_line(line)
