@@ -219,3 +219,16 @@ def xlsx_text(value: Any) -> str:
 def _ooxml_escape(text: str) -> str:
     """What xlsxwriter stores for `text` (its `_xHHHH_` escape; clean text has no control characters)."""
     return _OOXML_ESCAPE_RE.sub(r"_x005F_\1", text)
+
+
+# Text that clean_text keeps as is and that needs no quote prefix matches nothing here (and is
+# at most _FAST_LEN long): no leading = + - @ tab CR LF, no leading "#" (every error code starts
+# with one), nothing to remove, escape or cut. One search: the fast path for big tables.
+_NOT_PLAIN_RE = re.compile(r"\A[=+\-@\t\r\n#]|" + _NEEDS_CLEANING_RE.pattern)
+PLAIN_TEXT_MAX_LEN = _FAST_LEN
+not_plain_text = _NOT_PLAIN_RE.search  # not_plain_text(text) is None: plain (if short enough)
+
+
+def is_plain_text(text: str) -> bool:
+    """True when `text` is stored as is (`clean_text(text) == text`) and needs no quote prefix."""
+    return len(text) <= PLAIN_TEXT_MAX_LEN and not_plain_text(text) is None

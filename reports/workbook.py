@@ -20,10 +20,12 @@ The Cover carries an "Evidence set SHA-256" (see `evidence_set_sha256`): the
 SHA-256 of the sorted lines "<path> <sha256>" of the evidence index, which an
 auditor recomputes from the run's manifest.json.
 
-The workbook is streamed with openpyxl's write-only mode, so a population of
-hundreds of thousands of rows is written with constant memory (rows are never
-held as cell objects; strings are written inline). Every text cell goes
-through `reports.cells`, so text from the cloud is never a formula.
+The workbook is streamed with xlsxwriter's constant_memory mode, so a population
+of hundreds of thousands of rows is written with constant memory (each row is
+flushed to the sheet's temp file when the next one starts; strings are written
+inline). Every text cell is written with `write_string` after going through
+`reports.cells` (`xlsx_text`, `needs_quote_prefix`), so text from the cloud is
+never a formula.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -39,17 +43,23 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import Cell
-from openpyxl.formatting.rule import CellIsRule
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.hyperlink import Hyperlink
+from xlsxwriter import Workbook
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from controls.model import CheckSpec, ControlResult, ControlStatus, Finding, Status
 from reports.atomic import atomic_path
-from reports.cells import datetime_cell, sheet_ref, sheet_title, text_cell, text_value, to_utc_naive
+from reports.cells import (
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    PLAIN_TEXT_MAX_LEN,
+    needs_quote_prefix,
+    not_plain_text,
+    sheet_ref,
+    sheet_title,
+    to_utc_naive,
+    xlsx_text,
+)
 
 
 @dataclass(frozen=True)
@@ -236,15 +246,25 @@ STATUS_COLORS: dict[str, str] = {
 # Excel's row limit; a longer table continues on a sheet named "<title> (2)".
 MAX_SHEET_ROWS = 1_048_576
 WIDTH_SAMPLE_ROWS = 200
+KNOWN_PLAIN_MAX = 4096  # per table: plain texts remembered by the writer's fast path
 MIN_WIDTH = 8
 MAX_WIDTH = 66
 
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
-_LINK_FONT = Font(color="0563C1", underline="single")
-_FILLS = {
-    color: PatternFill("solid", fgColor=color) for color in {*CONTROL_STATUS_COLORS.values(), *STATUS_COLORS.values()}
+HEADER_FILL = "D9E1F2"
+LINK_COLOR = "0563C1"
+# xlsxwriter options: constant memory (rows streamed to a temp file per sheet, strings inline);
+# no guessing of formulas, numbers or URLs from text (only `write_string` is used for text anyway);
+# aware datetimes are an error, not silently stripped (they are converted to naive UTC first);
+# ZIP64 only when a part needs it (above 4 GB), as openpyxl's zipfile did.
+XLSX_OPTIONS: dict[str, Any] = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_numbers": False,
+    "strings_to_urls": False,
+    "remove_timezone": False,
+    "use_zip64": True,
 }
+_PIXELS_PER_CHAR = 7  # xlsxwriter's max digit width (Calibri 11): `width` pixels = width * 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,18 +290,62 @@ class _Column:
 def write_workbook(path: Path, data: WorkbookInput) -> None:
     """Write the auditor's workbook to `path`, atomically (all or nothing)."""
     with atomic_path(path) as tmp:
-        wb = Workbook(write_only=True)
+        wb = Workbook(str(tmp), XLSX_OPTIONS)
         try:
             _WorkbookWriter(wb, data).write()
-            wb.save(tmp)
+            wb.close()
         except BaseException:
             _discard_sheet_buffers(wb)
             raise
 
 
+class _Formats:
+    """The workbook's cell formats, made once per combination."""
+
+    def __init__(self, wb: Workbook) -> None:
+        self.wb = wb
+        self.cache: dict[tuple[Any, ...], Format | None] = {}
+        self.quote = self.get(quote=True)
+        self.datetime = self.get(num_format=DATETIME_FORMAT)
+        self.date = self.get(num_format=DATE_FORMAT)
+        self.dxf: dict[str, Format] = {}
+
+    def get(
+        self,
+        *,
+        fill: str | None = None,
+        bold: bool = False,
+        link: bool = False,
+        quote: bool = False,
+        num_format: str | None = None,
+    ) -> Format | None:
+        key = (fill, bold, link, quote, num_format)
+        if key not in self.cache:
+            props: dict[str, Any] = {}
+            if fill:
+                props |= {"pattern": 1, "bg_color": "#" + fill}
+            if link:  # a link's font replaces bold, as a hyperlink style does
+                props |= {"font_color": "#" + LINK_COLOR, "underline": 1}
+            elif bold:
+                props["bold"] = True
+            if quote:
+                props["quote_prefix"] = True
+            if num_format:
+                props["num_format"] = num_format
+            self.cache[key] = self.wb.add_format(props) if props else None
+        return self.cache[key]
+
+    def conditional(self, color: str) -> Format:
+        """A conditional-formatting (dxf) format: background fill only."""
+        if color not in self.dxf:
+            self.dxf[color] = self.wb.add_format({"bg_color": "#" + color})
+        return self.dxf[color]
+
+
 class _WorkbookWriter:
     def __init__(self, wb: Workbook, data: WorkbookInput) -> None:
         self.wb = wb
+        self.formats = _Formats(wb)
         self.data = data
         self.taken: set[str] = {
             COVER_SHEET,
@@ -585,60 +649,93 @@ class _WorkbookWriter:
         it = iter(rows)
         sample = list(islice(it, WIDTH_SAMPLE_ROWS))
         widths = _widths(columns, sample)
-        makers = [_MAKERS[c.kind] for c in columns]
         ws = self._open_sheet(title, columns, widths, tab_color)
+        puts = _putters(ws, columns, self.formats)
+        write_string = ws.write_string
+        is_text = [c.kind == TEXT for c in columns]
+        plain, max_len = not_plain_text, PLAIN_TEXT_MAX_LEN
+        # Plain texts seen on this table (accounts, regions, checks, evidence files...): a set
+        # lookup instead of a regex search for the values that repeat; bounded.
+        known: set[str] = set()
+
+        def remember(text: str) -> bool:
+            if len(known) < KNOWN_PLAIN_MAX and len(text) <= 200:
+                known.add(text)
+            return True
+
+        ncols = len(columns)
+        styled = _Styled
         n = 0
         for row in chain(sample, it):
             if n + 1 >= MAX_SHEET_ROWS:
-                _close_table(ws, columns, n, status_col, status_colors)
+                self._close_table(ws, columns, n, status_col, status_colors)
                 name = next(continuations, None) if continuations is not None else None
                 ws = self._open_sheet(name or sheet_title(title, self.taken), columns, widths, tab_color)
+                puts = _putters(ws, columns, self.formats)
+                write_string = ws.write_string
                 n = 0
-            # plain values straight to their maker; _Styled ones (few) through _cell
-            ws.append(
-                [
-                    make(ws, value) if value.__class__ is not _Styled else _cell(ws, make, value)
-                    for make, value in zip(makers, row, strict=True)
-                ]
-            )
+            if len(row) != ncols:
+                raise ValueError(f"{title}: a row of {len(row)} values for {ncols} columns")
             n += 1
-        _close_table(ws, columns, n, status_col, status_colors)
+            for col, value in enumerate(row):
+                if value.__class__ is str:
+                    if not value:
+                        continue  # empty text: an empty cell, as openpyxl wrote it
+                    if is_text[col] and (
+                        value in known or (len(value) <= max_len and plain(value) is None and remember(value))
+                    ):
+                        # The common case, inlined: text that clean_text keeps as is and that
+                        # needs no quote prefix (cells.is_plain_text); the rest goes through put_text.
+                        write_string(n, col, value)
+                        continue
+                elif value is None:
+                    continue  # an empty cell
+                elif value.__class__ is styled:  # a few cells per sheet
+                    _put_styled(ws, self.formats, columns[col].kind, n, col, value)
+                    continue
+                puts[col](n, col, value)
+        self._close_table(ws, columns, n, status_col, status_colors)
 
-    def _open_sheet(self, title: str, columns: Sequence[_Column], widths: Sequence[float], tab_color: str | None):
-        ws = self.wb.create_sheet(title)
-        # Views, column widths and sheet properties are written with the first
-        # row in write-only mode, so they are set before anything is appended.
-        ws.freeze_panes = "A2"
-        for i, width in enumerate(widths, 1):
-            ws.column_dimensions[get_column_letter(i)].width = width
+    def _open_sheet(
+        self, title: str, columns: Sequence[_Column], widths: Sequence[float], tab_color: str | None
+    ) -> Worksheet:
+        ws = self.wb.add_worksheet(title)
+        ws.freeze_panes(1, 0)
+        for i, width in enumerate(widths):
+            # In pixels, so the file's <col width> is exactly `width` (set_column adds the cell padding).
+            ws.set_column_pixels(i, i, round(width * _PIXELS_PER_CHAR))
         if tab_color:
-            ws.sheet_properties.tabColor = tab_color
-        header = []
-        for col in columns:
-            cell = text_cell(ws, col.header)
-            cell.font = _HEADER_FONT
-            cell.fill = _HEADER_FILL
-            header.append(cell)
-        ws.append(header)
+            ws.set_tab_color("#" + tab_color)
+        for i, col in enumerate(columns):
+            text = xlsx_text(col.header)
+            fmt = self.formats.get(fill=HEADER_FILL, bold=True, quote=needs_quote_prefix(text))
+            ws.write_string(0, i, text, fmt)
         return ws
 
-
-def _close_table(
-    ws: Any,
-    columns: Sequence[_Column],
-    n: int,
-    status_col: int | None,
-    status_colors: Mapping[str, str] = STATUS_COLORS,
-) -> None:
-    """Autofilter and conditional formatting are written after the rows: set them last."""
-    last_col = get_column_letter(len(columns))
-    ws.auto_filter.ref = f"A1:{last_col}{n + 1}"
-    if status_col is not None and n:
-        letter = get_column_letter(status_col + 1)
-        target = f"{letter}2:{letter}{n + 1}"
-        for status, color in status_colors.items():
-            rule = CellIsRule(operator="equal", formula=[f'"{status}"'], fill=PatternFill("solid", bgColor=color))
-            ws.conditional_formatting.add(target, rule)
+    def _close_table(
+        self,
+        ws: Worksheet,
+        columns: Sequence[_Column],
+        n: int,
+        status_col: int | None,
+        status_colors: Mapping[str, str] = STATUS_COLORS,
+    ) -> None:
+        """Autofilter and conditional formatting are kept apart from the rows: set them last."""
+        ws.autofilter(0, 0, n, len(columns) - 1)
+        if status_col is not None and n:
+            for status, color in status_colors.items():
+                ws.conditional_format(
+                    1,
+                    status_col,
+                    n,
+                    status_col,
+                    {
+                        "type": "cell",
+                        "criteria": "==",
+                        "value": f'"{status}"',
+                        "format": self.formats.conditional(color),
+                    },
+                )
 
 
 def population_counts(counts: Mapping[str, int]) -> tuple[int, int, int, int]:
@@ -681,44 +778,96 @@ def _columns(headers: Sequence[str], numbers: Iterable[int] = (), dates: Iterabl
     return [_Column(h, kinds.get(i, TEXT)) for i, h in enumerate(headers)]
 
 
-def _number_cell(ws: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    return text_value(ws, value)
+Putter = Callable[[int, int, Any], Any]  # (row, col, value) -> write it into the sheet
 
 
-def _auto_cell(ws: Any, value: Any) -> Any:
+def _putters(ws: Worksheet, columns: Sequence[_Column], formats: _Formats) -> list[Putter]:
+    """One writer per column, for its kind; each takes a value that is not None."""
+    write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
+    quote, dt_format, date_format = formats.quote, formats.datetime, formats.date
+
+    def put_text(row: int, col: int, value: Any) -> None:
+        text = xlsx_text(value)
+        if text:  # empty text is an empty cell, as openpyxl wrote it
+            write_string(row, col, text, quote if needs_quote_prefix(text) else None)
+
+    def put_number(row: int, col: int, value: Any) -> None:
+        if value.__class__ is int or _is_number(value):
+            write_number(row, col, value)
+        elif isinstance(value, float):
+            pass  # NaN or infinity: an empty cell, as openpyxl wrote it (Excel has neither)
+        else:
+            put_text(row, col, value)  # bool, NaN, infinity and anything else: as text
+
+    def put_datetime(row: int, col: int, value: Any) -> None:
+        if value.__class__ is datetime:
+            if value.tzinfo is not None:
+                value = to_utc_naive(value)
+            write_datetime(row, col, value, dt_format)
+        elif value == "":
+            pass  # an empty cell
+        elif isinstance(value, str):
+            parsed = _parse_time(value)
+            if parsed.__class__ is datetime:
+                write_datetime(row, col, parsed, dt_format)
+            else:
+                put_text(row, col, value)  # not ISO 8601: kept as text, not lost
+        elif isinstance(value, datetime):
+            write_datetime(row, col, to_utc_naive(value), dt_format)
+        elif isinstance(value, date):
+            write_datetime(row, col, value, date_format)
+        else:
+            put_text(row, col, value)
+
+    def put_auto(row: int, col: int, value: Any) -> None:
+        if isinstance(value, date):
+            put_datetime(row, col, value)
+        else:
+            put_number(row, col, value)
+
+    makers = {TEXT: put_text, NUMBER: put_number, DATETIME: put_datetime, AUTO: put_auto}
+    return [makers[c.kind] for c in columns]
+
+
+def _put_styled(ws: Worksheet, formats: _Formats, kind: str, row: int, col: int, value: _Styled) -> None:
+    """A value with a fill, bold text or an internal hyperlink (a few cells per sheet)."""
+    v = value.value
+    style: dict[str, Any] = {"fill": value.fill, "bold": value.bold, "link": value.location is not None}
+    when = _as_datetime(v) if kind == DATETIME or (kind == AUTO and isinstance(v, date)) else None
+    if value.location is None and (v is None or v == "" or (isinstance(v, float) and not math.isfinite(v))):
+        ws.write_blank(row, col, None, formats.get(**style))
+    elif value.location is None and when is not None:
+        num_format = DATETIME_FORMAT if isinstance(when, datetime) else DATE_FORMAT
+        ws.write_datetime(row, col, when, formats.get(**style, num_format=num_format))
+    elif value.location is None and kind in (NUMBER, AUTO) and _is_number(v):
+        ws.write_number(row, col, v, formats.get(**style))
+    else:
+        text = "" if v is None else xlsx_text(v)
+        fmt = formats.get(**style, quote=needs_quote_prefix(text))
+        if value.location is None:
+            if text:
+                ws.write_string(row, col, text, fmt)
+            else:
+                ws.write_blank(row, col, None, fmt)
+        else:  # the link's text is the cell's text
+            ws.write_url(row, col, "internal:" + value.location, fmt, string=text)
+
+
+def _is_number(value: Any) -> bool:
+    """A number Excel can store: int or float, not bool, finite."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _as_datetime(value: Any) -> datetime | date | None:
+    """A date as is, a datetime as naive UTC, an ISO string parsed; None if not a date."""
+    if isinstance(value, datetime):
+        return to_utc_naive(value)
     if isinstance(value, date):
-        return datetime_cell(ws, value)
-    return _number_cell(ws, value)
-
-
-_MAKERS: dict[str, Callable[[Any, Any], Any]] = {
-    TEXT: text_value,
-    NUMBER: _number_cell,
-    DATETIME: datetime_cell,
-    AUTO: _auto_cell,
-}
-
-
-def _cell(ws: Any, make: Callable[[Any, Any], Any], value: Any) -> Any:
-    if not isinstance(value, _Styled):
-        return make(ws, value)
-    cell = make(ws, value.value)
-    if isinstance(cell, str):
-        cell = text_cell(ws, cell)
-    elif not isinstance(cell, Cell):
-        cell = WriteOnlyCell(ws, value=cell)
-    if value.fill:
-        cell.fill = _FILLS.get(value.fill) or PatternFill("solid", fgColor=value.fill)
-    if value.bold:
-        cell.font = _HEADER_FONT
-    if value.location:
-        cell.hyperlink = Hyperlink(ref="", location=value.location)
-        cell.font = _LINK_FONT
-    return cell
+        return value
+    if isinstance(value, str) and value:
+        parsed = _parse_time(value)
+        return parsed if isinstance(parsed, datetime) else None
+    return None
 
 
 def _widths(columns: Sequence[_Column], sample: Sequence[Sequence[Any]]) -> list[float]:
@@ -801,16 +950,15 @@ def _control_order(data: WorkbookInput) -> list[str]:
 
 
 def _discard_sheet_buffers(wb: Workbook) -> None:
-    """Close and remove the temp files openpyxl streams each write-only sheet into
-    (otherwise they stay in the temp dir until the process exits)."""
-    for ws in wb.worksheets:
-        rows = getattr(ws, "_rows", None)
-        writer = getattr(ws, "_writer", None)
-        with contextlib.suppress(Exception):
-            if rows is not None:
-                rows.close()
-        if writer is not None:
+    """Close and remove the temp files xlsxwriter streams each constant_memory sheet into
+    (xlsxwriter only removes them when the workbook is closed)."""
+    for ws in wb.worksheets():
+        fh = getattr(ws, "row_data_fh", None)
+        name = getattr(ws, "row_data_filename", None)
+        if fh is not None:
             with contextlib.suppress(Exception):
-                writer.close()
-            with contextlib.suppress(Exception):
-                writer.cleanup()
+                fh.close()
+            ws.row_data_fh_closed = True
+        if name:
+            with contextlib.suppress(OSError):
+                os.unlink(name)

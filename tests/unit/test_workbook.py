@@ -526,6 +526,34 @@ def test_text_cell_unit():
     assert text_cell(ws, None).value is None
 
 
+def test_xlsx_text_is_stored_as_clean_text():
+    # xlsxwriter escapes `_xHHHH_` itself: what it stores for xlsx_text(x) is clean_text(x).
+    from xlsxwriter.xmlwriter import XMLwriter
+
+    from reports.cells import needs_quote_prefix, xlsx_text
+
+    stored = XMLwriter._escape_control_characters
+    for text in [*HOSTILE, CONTROL_CHARS, "_x003D_1", "_x005F_x0041_", "a_x0041__x0042_b", "r" * 40_000, "\r\n"]:
+        assert stored(xlsx_text(text)) == clean_text(text), text[:20]
+        assert needs_quote_prefix(xlsx_text(text)) is needs_quote_prefix(clean_text(text))
+
+
+def test_plain_text_fast_path_agrees_with_clean_text():
+    # The writer's fast path (text written as is, no quote prefix) must only take text that
+    # clean_text keeps unchanged and that needs no quote prefix.
+    import random
+
+    from reports.cells import is_plain_text, needs_quote_prefix
+
+    rng = random.Random(7)
+    alphabet = ["a", "_", "x", "0", "F", "5", "=", "+", "-", "@", "#", "\t", "\r", "\n", "\x00", "\ufffe", "😀", " "]
+    samples = [*HOSTILE, CONTROL_CHARS, "#N/A", "#DIV/0!", "#tag", "_x0041_", "y" * MAX_CELL_CHARS, "vol-1", ""]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(20_000)]
+    for text in samples:
+        if is_plain_text(text):
+            assert clean_text(text) == text and not needs_quote_prefix(text), repr(text[:20])
+
+
 def test_long_text_is_truncated_with_marker():
     long = "x" * 40_000
     cut = clean_text(long)
@@ -701,15 +729,25 @@ def test_failed_rewrite_keeps_the_previous_workbook(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["wb.xlsx"]
 
 
-def test_failed_write_removes_openpyxl_sheet_buffers(tmp_path, monkeypatch):
-    import openpyxl.worksheet._writer as ws_writer
+def test_failed_write_removes_xlsxwriter_sheet_buffers(tmp_path, monkeypatch):
+    import tempfile
 
-    before = set(ws_writer.ALL_TEMP_FILES)
+    import xlsxwriter
+
+    buffers = tmp_path / "tmp"
+    buffers.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(buffers))
+    # xlsxwriter's constant_memory mode streams each sheet into a temp file there...
+    probe = xlsxwriter.Workbook(str(tmp_path / "probe.xlsx"), {"constant_memory": True})
+    probe.add_worksheet("x").write_string(0, 0, "header")  # (an empty sheet's buffer is never removed)
+    assert list(buffers.iterdir()) != []
+    probe.close()
+    assert list(buffers.iterdir()) == []
+    # ...and a failed write (sheets already streamed, one half written) leaves none behind.
     findings = [finding("vol-bad", Status.FAIL, ("ENC-1",), observed=NotJson())]
     with pytest.raises(TypeError):
-        write_workbook(tmp_path / "wb.xlsx", make_input(findings=findings))
-    leftovers = [p for p in set(ws_writer.ALL_TEMP_FILES) - before if Path(p).exists()]
-    assert leftovers == []
+        write_workbook(tmp_path / "out" / "wb.xlsx", make_input(findings=findings))
+    assert list(buffers.iterdir()) == []
 
 
 def test_control_id_with_apostrophe_links_to_its_sheet(tmp_path):
