@@ -797,7 +797,7 @@ def _putters(ws: Worksheet, columns: Sequence[_Column], formats: _Formats) -> li
         elif isinstance(value, float):
             pass  # NaN or infinity: an empty cell, as openpyxl wrote it (Excel has neither)
         else:
-            put_text(row, col, value)  # bool, NaN, infinity and anything else: as text
+            put_text(row, col, value)  # bool and anything else: as text
 
     def put_datetime(row: int, col: int, value: Any) -> None:
         if value.__class__ is datetime:
@@ -834,7 +834,8 @@ def _put_styled(ws: Worksheet, formats: _Formats, kind: str, row: int, col: int,
     v = value.value
     style: dict[str, Any] = {"fill": value.fill, "bold": value.bold, "link": value.location is not None}
     when = _as_datetime(v) if kind == DATETIME or (kind == AUTO and isinstance(v, date)) else None
-    if value.location is None and (v is None or v == "" or (isinstance(v, float) and not math.isfinite(v))):
+    not_finite = kind in (NUMBER, AUTO) and isinstance(v, float) and not math.isfinite(v)
+    if value.location is None and (v is None or v == "" or not_finite):
         ws.write_blank(row, col, None, formats.get(**style))
     elif value.location is None and when is not None:
         num_format = DATETIME_FORMAT if isinstance(when, datetime) else DATE_FORMAT

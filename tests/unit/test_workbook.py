@@ -670,7 +670,7 @@ def test_large_population_streams(tmp_path):
     assert elapsed < 30, elapsed
     print(f"\n40,000-row population written in {elapsed:.2f} s ({path.stat().st_size / 1e6:.1f} MB)")
 
-    # Read the sheet's XML rather than loading 40,000 rows back (write-only sheets carry no dimension).
+    # Read the sheet's XML rather than loading 40,000 rows back.
     with zipfile.ZipFile(path) as z:
         sheet_index = load_workbook(path, read_only=True).sheetnames.index("ENC-1") + 1
         xml = z.read(f"xl/worksheets/sheet{sheet_index}.xml").decode("utf-8")
