@@ -20,40 +20,15 @@ import os
 import ssl
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import PeakRss
 
 from collectors.endpoint.base import EndpointTarget, TlsTuning
 from collectors.endpoint.tls import scan_endpoints
-
-
-class PeakRss:
-    """Samples this process's RSS every 20 ms; the peak of one phase."""
-
-    def __init__(self) -> None:
-        self.proc = psutil.Process()
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            self._stop.wait(0.02)
-
-    def __enter__(self) -> PeakRss:
-        self.peak = self.proc.memory_info().rss
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def serve(n: int, latency: float, ca_dir: str, conn: mp.connection.Connection) -> None:
