@@ -209,8 +209,7 @@ def test_dispatch_accounts_shares_accounts_between_workers(server, api: str, wor
     from flows.deploy import deploy_evidence_run, dispatch_accounts
     from flows.run import evidence_run
 
-    if "accounts" not in inspect.signature(evidence_run.fn).parameters:
-        pytest.skip("evidence_run has no `accounts` parameter yet (flows/run.py)")
+    assert "accounts" in inspect.signature(evidence_run.fn).parameters
     moto, estate, out = moto_estate
     config = write_demo_config(estate, out / "fanout")
     deploy_evidence_run(config, cron="0 6 * * *", name="fanout-test", work_pool=POOL, job_variables={"env": moto.env()})
