@@ -31,33 +31,11 @@ from typing import IO, Any
 
 from controls import Finding, Status
 from reports.atomic import write_with
+from reports.workbook import ERRORS_HEADERS, POPULATION_HEADERS
 
-POPULATION_COLUMNS: tuple[str, ...] = (
-    "Account",
-    "Region",
-    "Resource type",
-    "Resource ID",
-    "Check",
-    "Check title",
-    "Severity",
-    "Status",
-    "Observed",
-    "Expected",
-    "Reason",
-    "Evaluated at",
-    "Evidence file",
-    "SHA-256",
-)
-ERRORS_COLUMNS: tuple[str, ...] = (
-    "Account",
-    "Region",
-    "Check",
-    "Resource ID",
-    "Operation",
-    "Error code",
-    "Missing permission",
-    "Reason",
-)
+# the same columns as the workbook's population and Errors sheets (one definition)
+POPULATION_COLUMNS: tuple[str, ...] = POPULATION_HEADERS
+ERRORS_COLUMNS: tuple[str, ...] = ERRORS_HEADERS
 ERRORS_FILE = "errors.csv"
 ENCODING = "utf-8-sig"  # UTF-8 with BOM
 
