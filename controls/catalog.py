@@ -18,15 +18,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from controls.inputfile import InputFileError, yaml_problem
+
 CHECK_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 
 
-class CatalogError(Exception):
+class CatalogError(InputFileError):
     """A catalog that cannot be used; `message` names the file and the problem."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class ControlModel(BaseModel):
@@ -128,9 +126,7 @@ def parse_catalog(text: str, source: str, known_checks: Collection[str]) -> Cata
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise CatalogError(f"{source}: {where}{getattr(exc, 'problem', None) or exc}") from None
+        raise CatalogError(yaml_problem(exc, source)) from None
     if not isinstance(data, Mapping):
         raise CatalogError(f"{source}: expected a mapping with a 'controls' list at the top level")
     try:

@@ -15,15 +15,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from controls.inputfile import InputFileError, yaml_problem
 from controls.model import ControlStatus
 
 
-class CommitmentsError(Exception):
+class CommitmentsError(InputFileError):
     """An unusable commitments file; `message` names the file, key and problem."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class Commitment(BaseModel):
@@ -86,9 +83,7 @@ def parse_commitments(text: str, source: str, known_controls: Collection[str]) -
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise CommitmentsError(f"{source}: {where}{getattr(exc, 'problem', None) or exc}") from None
+        raise CommitmentsError(yaml_problem(exc, source)) from None
     if not isinstance(data, Mapping):
         raise CommitmentsError(f"{source}: expected a mapping with a 'commitments' list at the top level")
     try:

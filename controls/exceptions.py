@@ -47,6 +47,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from controls.inputfile import InputFileError, yaml_problem
 from controls.model import CheckResult, Status
 
 ACTIVE, EXPIRED, NOT_YET_VALID, STALE = "active", "expired", "not_yet_valid", "stale"
@@ -63,13 +64,9 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-class ExceptionsError(Exception):
+class ExceptionsError(InputFileError):
     """An exceptions file that cannot be used; `message` has one
     `<file>: <key path>: <problem>` line per problem."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class _ExceptionModel(BaseModel):
@@ -197,9 +194,7 @@ def parse_exceptions(text: str, source: str, known_checks: Collection[str]) -> l
     try:
         data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ExceptionsError(f"{source}: {where}{getattr(exc, 'problem', None) or exc}") from None
+        raise ExceptionsError(yaml_problem(exc, source)) from None
     if data is None:
         return []
     if not isinstance(data, Mapping):
