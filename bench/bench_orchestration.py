@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import statistics
 import tempfile
@@ -93,6 +94,14 @@ def direct_collect(config: Path, out: Path) -> tuple[float, int]:
     cfg = load_config(config)
     tunings, workers = tunings_for(cfg, None)
     writer = RunWriter.create(out, new_run_id())
+    gc.freeze()  # as the flow does (flows/run.py), so only Prefect's own cost differs
+    try:
+        return _direct(cfg, tunings, workers, writer)
+    finally:
+        gc.unfreeze()
+
+
+def _direct(cfg, tunings, workers, writer) -> tuple[float, int]:
     as_of = datetime.now(UTC)
     clear_credentials_cache()
     t0 = time.perf_counter()
