@@ -32,33 +32,24 @@ class BadInput(Exception):
 
 
 def _load(config: str):  # -> AppConfig
-    from controls.catalog import CatalogError, load_catalog
+    """The config and every file it names, validated before anything runs (exit 2 on a problem)."""
+    from collectors.registry import checks
+    from controls.catalog import load_catalog
+    from controls.commitments import load_commitments
+    from controls.exceptions import load_exceptions
+    from controls.inputfile import InputFileError
     from flows.config import ConfigError, load_config
 
     try:
         cfg = load_config(config)
-    except ConfigError as exc:
-        raise BadInput(exc.message) from None
-    from collectors.registry import checks
-
-    try:
-        catalog = load_catalog(cfg.catalog, set(checks()))
-    except CatalogError as exc:
-        raise BadInput(exc.message) from None
-    from controls.exceptions import ExceptionsError, load_exceptions
-
-    if cfg.exceptions:
-        try:
-            load_exceptions(cfg.exceptions, set(checks()))
-        except ExceptionsError as exc:
-            raise BadInput(exc.message) from None
-    from controls.commitments import CommitmentsError, load_commitments
-
-    if cfg.commitments:
-        try:
+        known = set(checks())
+        catalog = load_catalog(cfg.catalog, known)
+        if cfg.exceptions:
+            load_exceptions(cfg.exceptions, known)
+        if cfg.commitments:
             load_commitments(cfg.commitments, [c.id for c in catalog.controls])
-        except CommitmentsError as exc:
-            raise BadInput(exc.message) from None
+    except (ConfigError, InputFileError) as exc:
+        raise BadInput(exc.message) from None
     for w in catalog.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return cfg
