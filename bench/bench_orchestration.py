@@ -3,7 +3,8 @@
 (a) Prefect overhead: the demo estate (3 accounts x 2 regions, Organizations
     discovery, assumed roles) through the flow (thread runner) vs the same
     collectors called directly (discovery, identify, flows.collect.collect_scope
-    per scope in a ThreadPoolExecutor of the same size) in the same process.
+    for every scope the flow runs: AWS and access-review collectors, in a
+    ThreadPoolExecutor of the same size) in the same process, alternating.
     Prefect's ephemeral server is started by a warm-up run, outside the
     measurement. Compared on the collection phase (the flow's manifest
     "collection_seconds": discovery + identification + every collect task) and
@@ -16,7 +17,8 @@
 
 moto runs in its own process (MotoProcess), so its CPU and memory are not the tool's.
 
-    .venv/bin/python bench/bench_orchestration.py [--part a|b|both] [--latency-ms 50] [--reps 3] [--accounts 30]
+    .venv/bin/python bench/bench_orchestration.py [--part a|b|both] [--latency-ms 50] [--reps 7] [--accounts 30]
+        [--stock-prefect]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import contextlib
 import gc
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -37,10 +40,11 @@ from types import SimpleNamespace
 import psutil
 import yaml
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+from flows.prefect_env import BULK_RECORDING, OFFLINE, QUIET  # imports no Prefect
 
+# as the CLI does (flows.prefect_env), before Prefect starts its ephemeral server;
+# --stock-prefect keeps Prefect's own server settings, to show what they change
+os.environ.update({**OFFLINE, **QUIET, **({} if "--stock-prefect" in sys.argv else BULK_RECORDING)})
 from collectors.aws.base import clear_credentials_cache
 from flows.accounts import identify
 from flows.collect import Target, collect_scope
@@ -53,6 +57,7 @@ from flows.run import _scopes_for, evidence_run, resolve_targets, run_evidence, 
 from reports.store import RunWriter, new_run_id
 
 MB = 1024 * 1024
+STOCK_PREFECT = "--stock-prefect" in sys.argv
 
 
 class PeakTreeRss:
@@ -111,7 +116,7 @@ def _direct(cfg, tunings, workers, writer) -> tuple[float, int]:
         futures = [
             pool.submit(
                 collect_scope,
-                target=Target("aws", t.id, role_arn=t.role_arn),
+                target=Target(provider, t.id, role_arn=t.role_arn),
                 region=region,
                 collector_id=cid,
                 run_path=str(writer.path),
@@ -121,38 +126,64 @@ def _direct(cfg, tunings, workers, writer) -> tuple[float, int]:
             )
             for t, ident in zip(targets, identities, strict=True)
             if ident.ok
-            for cid, region in _scopes_for("aws", t.regions)
+            for provider, regions in (("aws", t.regions), ("access_review", ()))
+            for cid, region in _scopes_for(provider, regions)
         ]
         results = sum(len(f.result().results) for f in futures)
     return time.perf_counter() - t0, results
 
 
+def prefect_server_process() -> psutil.Process | None:
+    """Prefect's ephemeral API server: a uvicorn subprocess of this process."""
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "uvicorn" in " ".join(child.cmdline()):
+                return child
+    return None
+
+
+def cpu_seconds(proc: psutil.Process | None) -> float:
+    if proc is None:
+        return 0.0
+    with contextlib.suppress(psutil.Error):
+        t = proc.cpu_times()
+        return t.user + t.system
+    return 0.0
+
+
 def part_a(latency: float, reps: int, tmp: Path) -> None:
-    print(f"\n(a) Prefect overhead: demo estate, {latency * 1000:.0f} ms per request, {reps} repetitions")
+    settings = "Prefect's stock settings" if STOCK_PREFECT else "this tool's Prefect settings (flows/prefect_env.py)"
+    print(f"\n(a) Prefect overhead: demo estate, {latency * 1000:.0f} ms per request, {reps} repetitions, {settings}")
     with MotoProcess() as moto, moto.use_env():
         estate = seed_demo_estate(moto.endpoint_url)
         config = write_demo_config(estate, tmp / "a")
         run_evidence(config)  # warm-up: Prefect's ephemeral server, service models, imports
+        server = prefect_server_process()
         moto.latency_seconds = latency
-        flow_wall, flow_collect, direct = [], [], []
+        flow_wall, flow_collect, direct, server_cpu = [], [], [], []
         for i in range(reps):
+            before = cpu_seconds(server)
             t = time.perf_counter()
             outcome = run_evidence(config, output=tmp / f"a-flow-{i}")
             flow_wall.append(time.perf_counter() - t)
+            server_cpu.append(cpu_seconds(server) - before)
             flow_collect.append(outcome.manifest["collection_seconds"])
             seconds, results = direct_collect(config, tmp / f"a-direct-{i}")
             direct.append(seconds)
-            n_flow = sum(1 for f in outcome.findings if f.result.provider == "aws")
+            n_flow = sum(1 for f in outcome.findings if f.result.provider in ("aws", "access_review"))
             print(
                 f"  rep {i + 1}: flow wall {flow_wall[-1]:6.2f}s, flow collection {flow_collect[-1]:6.2f}s "
-                f"({n_flow} AWS results, {len(outcome.manifest['collectors'])} tasks); direct {seconds:6.2f}s "
-                f"({results} results)"
+                f"({n_flow} results, {len(outcome.manifest['collectors'])} tasks, Prefect server CPU "
+                f"{server_cpu[-1]:.2f}s); direct {seconds:6.2f}s ({results} results)"
             )
     fc, dc, fw = statistics.median(flow_collect), statistics.median(direct), statistics.median(flow_wall)
+    ratios = sorted(f / d - 1 for f, d in zip(flow_collect, direct, strict=True))
     print(
         f"  median: flow collection {fc:.2f}s vs direct {dc:.2f}s: "
-        f"overhead {fc - dc:+.2f}s ({(fc / dc - 1) * 100:+.1f}%)"
+        f"overhead {fc - dc:+.2f}s ({(fc / dc - 1) * 100:+.1f}%); per-rep overhead "
+        f"{ratios[0] * 100:+.0f}% .. {ratios[-1] * 100:+.0f}% (median {statistics.median(ratios) * 100:+.1f}%)"
     )
+    print(f"  median Prefect server CPU per flow run: {statistics.median(server_cpu):.2f}s")
     print(f"  median flow wall (incl. findings, workbook, exports, artifacts): {fw:.2f}s ({(fw / dc - 1) * 100:+.1f}%)")
 
 
@@ -224,12 +255,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", choices=["a", "b", "both"], default="both")
     ap.add_argument("--latency-ms", type=float, default=50)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--accounts", type=int, default=30)
     ap.add_argument("--buckets", type=int, default=120)
     ap.add_argument("--volumes", type=int, default=120)
     ap.add_argument("--db-instances", type=int, default=60)
     ap.add_argument("--dask-workers", type=int, default=2)
+    ap.add_argument(
+        "--stock-prefect",
+        action="store_true",
+        help="Prefect's stock server settings (no bulk task-run recording): what flows/prefect_env.py changes",
+    )
     args = ap.parse_args()
     latency = args.latency_ms / 1000
     with tempfile.TemporaryDirectory() as tmp:

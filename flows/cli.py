@@ -16,15 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from flows.prefect_env import apply_prefect_defaults
+
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def _quiet_prefect(verbose: bool) -> None:
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-        os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "WARNING")
 
 
 class BadInput(Exception):
@@ -547,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _quiet_prefect(args.verbose)
+    apply_prefect_defaults(verbose=args.verbose)
     try:
         return int(args.func(args))
     except BadInput as exc:

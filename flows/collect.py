@@ -22,7 +22,7 @@ from collectors.endpoint.base import classify_error as classify_endpoint_error
 from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Recorder, Scope
 from collectors.gcp.base import GcpFetchContext, GcpTuning
 from collectors.gcp.base import classify_error as classify_gcp_error
-from collectors.registry import Check, CheckContext, CollectorSpec, checks_for, collectors
+from collectors.registry import Check, CheckContext, CollectorSpec, checks_for, collector_spec
 from controls import CheckResult, EvidenceRef
 from reports.store import RunWriter, evidence_path
 
@@ -61,7 +61,7 @@ def evidence_file_for(scope: Scope, service: str, operation: str) -> str:
     reads another service's API (e.g. dynamodb/kms.DescribeKey.json), so that
     two collectors never write the same file."""
     short = scope.collector.split(".", 1)[-1]
-    spec = collectors().get(scope.collector)
+    spec = collector_spec(scope.collector)
     primary = spec.service if spec else short
     call = operation if service == primary else f"{service}.{operation}"
     return evidence_path(scope.provider, scope.account, scope.region, short, call)
@@ -215,7 +215,9 @@ def collect_scope(
     """Fetch one collector's evidence in one account/project/endpoint and
     region, store it, evaluate it."""
     started = time.monotonic()
-    spec = collectors()[collector_id]
+    spec = collector_spec(collector_id)
+    if spec is None:
+        raise KeyError(f"unknown collector {collector_id!r}")
     scope = Scope(spec.provider, target.account, region, collector_id)
     try:
         ctx, recorder = open_context(spec, scope, target, tunings, Path(run_path))

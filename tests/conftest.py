@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+from flows.prefect_env import apply_prefect_defaults
+
+apply_prefect_defaults()  # offline, quiet, bulk task-run recording (as the CLI)
 # never read a developer's real AWS profile or credentials
 os.environ.setdefault("AWS_CONFIG_FILE", os.devnull)
 os.environ.setdefault("AWS_SHARED_CREDENTIALS_FILE", os.devnull)

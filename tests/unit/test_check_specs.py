@@ -48,3 +48,18 @@ def test_new_collectors_run_per_region_and_are_used(collector_id):
     assert spec.provider == "aws"
     used = {p for c in CHECKS.values() if c.collector == collector_id for p in c.spec.permissions}
     assert used == set(spec.operations.values()), "an operation is fetched that no check needs (or vice versa)"
+
+
+def test_registry_walks_the_provider_packages_once(monkeypatch):
+    """The registry is read on hot paths (every evidence file name): after the
+    first load it must not list the packages again."""
+    import collectors.registry as registry
+
+    collectors()  # loaded
+    walks = []
+    monkeypatch.setattr(registry, "builtin_modules", lambda: walks.append(1) or [])
+    assert registry.collector_spec("aws.s3") is collectors()["aws.s3"]
+    assert registry.collector_spec("aws.nope") is None
+    assert {c.spec.id for c in registry.checks_for("aws.s3")} >= {"aws.s3.default_encryption"}
+    checks()
+    assert walks == []
