@@ -126,6 +126,17 @@ def reviews_dir(output: Path) -> Path:
     return output / REVIEWS
 
 
+def reviews_root(cfg: AppConfig) -> Path | None:
+    """Where the config's access reviews live: `access_reviews.directory`, else
+    <output>/access-reviews for a directory output; None when output: is a
+    bucket and no directory is set (reviewers edit files: they need a folder)."""
+    if cfg.access_reviews.directory is not None:
+        return cfg.access_reviews.directory
+    if cfg.output_location.is_remote:
+        return None
+    return reviews_dir(Path(cfg.output).resolve())
+
+
 # ---------------------------------------------------------------------------------------------- population
 
 
@@ -537,11 +548,12 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
     """Issue an access review; see the module doc."""
     created = datetime.now(UTC)
     as_of_dt = datetime.combine(as_of, datetime.min.time(), UTC) if as_of else created
-    if output is None and cfg.output_location.is_remote:
+    root = reviews_dir(output.resolve()) if output is not None else reviews_root(cfg)
+    if root is None:
         raise AccessReviewError(
-            f"output {cfg.output} is a bucket: access reviews are kept in a directory; pass --output DIR"
+            f"output {cfg.output} is a bucket: access reviews are kept in a directory; "
+            "set access_reviews.directory in the config or pass --output DIR"
         )
-    out_dir = (output or Path(cfg.output)).resolve()
     tuning = AwsTuning(retry_mode=cfg.aws.retry_mode, max_attempts=cfg.aws.max_attempts)
     clear_credentials_cache()
     targets, organization, discovery = _targets(cfg, tuning)
@@ -581,7 +593,7 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
         raise AccessReviewError("duplicate population rows (nothing stored): " + ", ".join(dupes))
 
     review_id = new_review_id(created)
-    folder = reviews_dir(out_dir) / review_id
+    folder = root / review_id
     folder.mkdir(parents=True, exist_ok=False)
     files: list[dict[str, Any]] = []
     if discovery is not None:
@@ -613,7 +625,7 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
         organization=cfg.organization,
         as_of=population["as_of"],
         population_sha256=population_sha,
-        reviews_dir=str(reviews_dir(out_dir)),
+        reviews_dir=str(root),
     )
     wb_sha = _write_new(wb_path, buf.getvalue())
     review = {
@@ -655,9 +667,11 @@ def _load_json(path: Path) -> Any:
         raise AccessReviewError(f"{path}: unreadable ({exc})") from None
 
 
-def _candidate_dirs(meta: Mapping[str, str], output: Path | None) -> list[Path]:
+def _candidate_dirs(meta: Mapping[str, str], output: Path | None, root: Path | None = None) -> list[Path]:
     if output is not None:  # explicit: only there
         return [reviews_dir(output.resolve())]
+    if root is not None:  # the config's access_reviews.directory / <output>/access-reviews
+        return [root]
     dirs = []
     if meta.get("reviews_dir"):
         dirs.append(Path(meta["reviews_dir"]))
@@ -669,13 +683,15 @@ def complete(
     workbook: Path,
     *,
     output: Path | None = None,
+    root: Path | None = None,
     allow_self_review: bool = False,
     now: datetime | None = None,
 ) -> CompleteOutcome:
     """Validate a completed workbook against its issued review and store it; see the module doc.
 
-    output: the output directory holding access-reviews/ (default: the folder the workbook was issued
-    from, as recorded in the workbook, else ./soc2-evidence-output)."""
+    output: the output directory holding access-reviews/; root: the access-reviews directory itself
+    (a config's); default: the folder the workbook was issued from, as recorded in the workbook,
+    else ./soc2-evidence-output/access-reviews."""
     now = now or datetime.now(UTC)
     try:
         data = Path(workbook).read_bytes()
@@ -688,10 +704,10 @@ def complete(
     if not re.fullmatch(r"[A-Za-z0-9._-]+", read.review_id):
         raise AccessReviewError(f"{workbook}: wrong workbook (review id {read.review_id!r} is not valid)")
     folder = next(
-        (d / read.review_id for d in _candidate_dirs(read.meta, output) if (d / read.review_id).is_dir()), None
+        (d / read.review_id for d in _candidate_dirs(read.meta, output, root) if (d / read.review_id).is_dir()), None
     )
     if folder is None or not (folder / REVIEW_FILE).is_file():
-        where = ", ".join(str(d) for d in _candidate_dirs(read.meta, output))
+        where = ", ".join(str(d) for d in _candidate_dirs(read.meta, output, root))
         raise AccessReviewError(f"{workbook}: wrong workbook: review {read.review_id} was not issued here ({where})")
     review = _load_json(folder / REVIEW_FILE)
     if (folder / COMPLETED_FILE).exists():

@@ -47,11 +47,17 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
-    from flows.access_review import AccessReviewError, complete, print_revocations
+    from flows.access_review import AccessReviewError, complete, print_revocations, reviews_root
 
-    output = Path(args.output) if args.output else (Path(_load(args.config).output) if args.config else None)
+    output = Path(args.output) if args.output else None
+    root = reviews_root(_load(args.config)) if args.config and output is None else None
+    if args.config and output is None and root is None:
+        raise BadInput(
+            f"{args.config}: output is a bucket and access_reviews.directory is not set: "
+            "pass --output DIR or set access_reviews.directory"
+        )
     try:
-        out = complete(Path(args.file), output=output, allow_self_review=args.allow_self_review)
+        out = complete(Path(args.file), output=output, root=root, allow_self_review=args.allow_self_review)
     except AccessReviewError as exc:
         raise BadInput(str(exc)) from None
     c = out.completed
@@ -79,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     co = sub.add_parser("complete", help="validate a completed reviewer workbook and store it as evidence")
     co.add_argument("file", help="the completed workbook (.xlsx)")
     co.add_argument("--output", help="output directory holding access-reviews/ (default: where it was issued)")
-    co.add_argument("--config", help="take the output directory from this config")
+    co.add_argument("--config", help="take the access-reviews directory from this config")
     co.add_argument(
         "--allow-self-review",
         action="store_true",

@@ -163,6 +163,17 @@ class Target:
     account: str
     role_arn: str | None = None
     endpoint: tuple[str, int, str | None, str | None] | None = None
+    reviews_dir: str | None = None  # access-review collectors: where the reviews are kept
+
+
+class AccessReviewsNotConfigured(Exception):
+    """The run's output is a bucket and no access-reviews directory is set."""
+
+
+NOT_CONFIGURED = ApiError(
+    "AccessReviewsNotConfigured",
+    "access reviews are kept in a directory and output: is a bucket: set access_reviews.directory in the config",
+)
 
 
 @dataclass(frozen=True)
@@ -184,7 +195,9 @@ def open_context(
         session = session_for(target.role_arn, tunings.aws)
         rec = Recorder(scope, spec.operations, classify_error)
         ctx = AwsFetchContext(session, scope.account, scope.region, rec, tunings.aws)
-        ctx.reviews_dir = run_path.parent.parent / "access-reviews"
+        if target.reviews_dir is None:
+            raise AccessReviewsNotConfigured(NOT_CONFIGURED.message)
+        ctx.reviews_dir = Path(target.reviews_dir)
         return ctx, rec
     if spec.provider == "aws":
         session = session_for(target.role_arn, tunings.aws)
@@ -221,8 +234,11 @@ def collect_scope(
     scope = Scope(spec.provider, target.account, region, collector_id)
     try:
         ctx, recorder = open_context(spec, scope, target, tunings, Path(run_path))
-    except AssumeRoleError as exc:
-        call = ApiCall("sts", "AssumeRole", {"RoleArn": target.role_arn}, "", None, exc.error)
+    except (AssumeRoleError, AccessReviewsNotConfigured) as exc:
+        if isinstance(exc, AssumeRoleError):
+            call = ApiCall("sts", "AssumeRole", {"RoleArn": target.role_arn}, "", None, exc.error)
+        else:
+            call = ApiCall("soc2-evidence", "ListAccessReviews", {}, "", None, NOT_CONFIGURED)
         errs = scope_errors(scope, call)
         return ScopeOutcome(
             scope, errs, status="error", message=str(exc), collection_errors=errs, duration_s=time.monotonic() - started

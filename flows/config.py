@@ -473,6 +473,31 @@ class Orchestration(_Section):
         return self
 
 
+class AccessReviewsConfig(_Section):
+    # where access reviews are issued, completed and read by evidence runs;
+    # default: <output>/access-reviews (required when output: is a bucket)
+    directory: Path | None = None
+
+    @field_validator("directory", mode="before")
+    @classmethod
+    def _path_text(cls, value: Any) -> Any:
+        if not isinstance(value, str | Path):
+            raise ValueError(f"expected a path, got {_describe(value)}")
+        if not str(value).strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("directory")
+    @classmethod
+    def _directory(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = _resolve_path(value, info)
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"expected a directory, but {path} is a file")
+        return path
+
+
 def _resolve_path(value: Any, info: ValidationInfo) -> Path:
     base = (info.context or {}).get("base_dir")
     path = Path(value).expanduser()
@@ -496,6 +521,7 @@ class AppConfig(_Section):
     # a directory, or an evidence locker: s3://bucket/prefix or gs://bucket/prefix
     output: str = Field(default=DEFAULT_OUTPUT, validate_default=True)
     orchestration: Orchestration = Orchestration()
+    access_reviews: AccessReviewsConfig = AccessReviewsConfig()
     # Set by the loader (never from the file): where the config came from and
     # the SHA-256 of its bytes (or of the canonical JSON of a mapping).
     source: str = "<config>"

@@ -35,6 +35,7 @@ from controls.catalog import Catalog, load_catalog
 from controls.commitments import evaluate_commitments, load_commitments
 from controls.exceptions import apply_exceptions, load_exceptions
 from controls.mapping import control_results
+from flows.access_review import REVIEWS
 from flows.accounts import AccountTarget, Discovery, Identity, discover_accounts, identify
 from flows.collect import (
     ScopeOutcome,
@@ -344,6 +345,9 @@ def _execute_in(
             logger.warning("AWS Organizations discovery failed: %s", discovery.failure.error)
 
     callers: dict[str, str] = {}
+    # access reviews: the config's directory, else <output>/access-reviews; none
+    # for a bucket output (the access-review checks then report `error`)
+    reviews_root = cfg.access_reviews.directory or (None if locker.location.is_remote else out_dir / REVIEWS)
     id_futures = {t.id: runner.submit(identify_task, {"target": t, "tuning": tuning}) for t in targets}
     identities: dict[str, Identity] = {}
     for t in targets:
@@ -378,7 +382,8 @@ def _execute_in(
                 if not ident.ok:
                     outcomes.append(unreachable_outcome(Scope(provider, t.id, region, cid), ident.call, ident_ref))
                     continue
-                submit(Target(provider, t.id, role_arn=t.role_arn), region, cid)
+                reviews = str(reviews_root) if provider == "access_review" and reviews_root else None
+                submit(Target(provider, t.id, role_arn=t.role_arn, reviews_dir=reviews), region, cid)
     outcomes += _gather(pending)
     discovered: list[DiscoveredEndpoint] = []
     if cfg.endpoints.discover and accounts is None:

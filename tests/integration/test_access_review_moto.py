@@ -131,3 +131,36 @@ def test_cli_start_then_bad_file(demo, tmp_path, capsys):
     bad.write_text("nope")
     assert cli(["access-review", "complete", str(bad), "--output", str(tmp_path)]) == 2
     assert "not an Excel workbook" in capsys.readouterr().err
+
+
+def test_reviews_of_a_bucket_output_live_in_the_configured_directory(demo, tmp_path, capsys):
+    import yaml
+
+    from flows.access_review import AccessReviewError
+
+    _, estate = demo
+    path = write_demo_config(estate, tmp_path)
+    config = yaml.safe_load(path.read_text())
+    config["output"] = "s3://dexo-evidence-locker/soc2"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(AccessReviewError, match=r"set access_reviews\.directory in the config or pass --output DIR"):
+        start(load_config(path))
+    assert cli(["access-review", "complete", str(tmp_path / "x.xlsx"), "--config", str(path)]) == 2
+    assert "access_reviews.directory is not set" in capsys.readouterr().err
+
+    config["access_reviews"] = {"directory": "reviews"}  # relative to the config file
+    path.write_text(yaml.safe_dump(config))
+    issued = start(load_config(path))
+    assert issued.review_dir.parent == tmp_path / "reviews"
+    wb = load_workbook(issued.workbook)
+    ws = wb[SHEET]
+    col = {h: HEADERS.index(h) + 1 for h in HEADERS}
+    for r in range(2, ws.max_row + 1):
+        ws.cell(r, col["Decision"]).value = "Keep"
+        ws.cell(r, col["Reviewer"]).value = "carla.ciso@dexo.chat"
+        ws.cell(r, col["Reviewed on"]).value = datetime.now(UTC).replace(tzinfo=None)
+    done = tmp_path / "elsewhere" / "completed.xlsx"
+    done.parent.mkdir()
+    wb.save(done)
+    assert cli(["access-review", "complete", str(done), "--config", str(path)]) == 0
+    assert (issued.review_dir / "completed.json").is_file()

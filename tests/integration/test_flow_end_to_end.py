@@ -380,7 +380,21 @@ def test_runs_go_to_an_s3_evidence_locker_and_are_read_back_as_a_directory(
     config["output"] = "s3://dexo-evidence-locker/soc2"
     path.write_text(yaml.safe_dump(config))
     first = run_evidence(path)
+    # access reviews live in a directory: with a bucket output and none configured,
+    # the access-review checks are `error`, saying what to set (never a silent fail)
+    review_findings = [f for f in first.findings if f.result.provider == "access_review"]
+    assert review_findings and {f.result.status.value for f in review_findings} == {"error"}
+    for f in review_findings:
+        assert f.result.observed["error_code"] == "AccessReviewsNotConfigured", f.result
+        assert "set access_reviews.directory" in f.result.observed["message"]
+    config["access_reviews"] = {"directory": str(tmp_path / "reviews")}
+    path.write_text(yaml.safe_dump(config))
     second = run_evidence(path)
+    review_findings = [f for f in second.findings if f.result.provider == "access_review"]
+    assert {(f.result.check_id, f.result.status.value) for f in review_findings} == {
+        ("access_review.completed_recently", "fail"),  # read from the configured (empty) directory
+        ("access_review.revocations_done", "not_applicable"),
+    }
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="dexo-evidence-locker", Prefix="soc2/runs/")["Contents"]}
     assert f"soc2/runs/{first.run_id}/manifest.json" in keys and f"soc2/runs/{second.run_id}/manifest.json" in keys
     assert second.manifest["previous_run"] == first.run_id, "the baseline comes from the locker"

@@ -682,3 +682,35 @@ def test_bad_locker_location_names_the_key(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + "output: ftp://x/y\n")
     message = config_error(path)
     assert "output:" in message and "ftp" in message
+
+
+# --------------------------------------------------------------------------- access reviews
+
+
+def test_access_reviews_directory_is_resolved_next_to_the_config(tmp_path: Path) -> None:
+    from flows.access_review import reviews_root
+
+    cfg = load_config(write(tmp_path, MINIMAL + "access_reviews: {directory: reviews}\n"))
+    assert cfg.access_reviews.directory == tmp_path / "reviews"
+    assert reviews_root(cfg) == tmp_path / "reviews"
+
+
+def test_access_reviews_default_to_the_output_folder_and_to_none_for_a_bucket(tmp_path: Path) -> None:
+    from flows.access_review import reviews_root
+
+    cfg = load_config(write(tmp_path, MINIMAL + "output: out\n"))
+    assert reviews_root(cfg) == tmp_path / "out" / "access-reviews"
+    cfg = load_config(write(tmp_path, MINIMAL + "output: s3://locker/soc2\n"))
+    assert reviews_root(cfg) is None
+    cfg = load_config(write(tmp_path, MINIMAL + "output: s3://locker/soc2\naccess_reviews: {directory: /srv/rev}\n"))
+    assert reviews_root(cfg) == Path("/srv/rev")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("3", "expected a path, got 3"), ("''", "must not be empty"), ("afile", "expected a directory")],
+)
+def test_bad_access_reviews_directory(tmp_path: Path, value: str, problem: str) -> None:
+    (tmp_path / "afile").write_text("x")
+    path = write(tmp_path, MINIMAL + f"access_reviews: {{directory: {value}}}\n")
+    assert_problem(config_error(path), path, "access_reviews.directory", problem)
