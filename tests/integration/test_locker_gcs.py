@@ -4,8 +4,9 @@ uploads, listing (matchGlob), fetch + verify_run, MD5/CRC32C verification.
 What the emulator cannot show (found by running it; see reports/locker.py's report):
 - it stores a PATCHed retentionPolicy but does not enforce it (objects can still be deleted)
   and has no lockRetentionPolicy (501), so a locked policy cannot be produced here;
-- it ignores ifGenerationMatch, so "never overwrite" (if_generation_match=0) is not exercised:
-  an existing object with other content is overwritten instead of answering 412.
+- it ignores ifGenerationMatch (an existing object is overwritten instead of answering 412), so
+  "never overwrite" (if_generation_match=0) is covered in test_locker_gcs_create_only.py, against
+  tests/fake_gcs.py (which answers 412).
 """
 
 from __future__ import annotations
