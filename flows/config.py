@@ -473,6 +473,25 @@ class Orchestration(_Section):
         return self
 
 
+def _path_text(value: Any) -> Any:
+    """A path given as text: a Path as is, a non-empty string stripped, anything else an error."""
+    if isinstance(value, Path):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a path, got {_describe(value)}")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+def _directory_path(value: Path | str, info: ValidationInfo) -> Path:
+    """Resolved next to the config; may not exist yet (created on first use), may not be a file."""
+    path = _resolve_path(str(value), info)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"expected a directory, but {path} is a file")
+    return path
+
+
 class AccessReviewsConfig(_Section):
     # where access reviews are issued, completed and read by evidence runs;
     # default: <output>/access-reviews (required when output: is a bucket)
@@ -480,22 +499,13 @@ class AccessReviewsConfig(_Section):
 
     @field_validator("directory", mode="before")
     @classmethod
-    def _path_text(cls, value: Any) -> Any:
-        if not isinstance(value, str | Path):
-            raise ValueError(f"expected a path, got {_describe(value)}")
-        if not str(value).strip():
-            raise ValueError("must not be empty")
-        return value
+    def _text(cls, value: Any) -> Any:
+        return _path_text(value)
 
     @field_validator("directory")
     @classmethod
     def _directory(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        path = _resolve_path(value, info)
-        if path.exists() and not path.is_dir():
-            raise ValueError(f"expected a directory, but {path} is a file")
-        return path
+        return None if value is None else _directory_path(value, info)
 
 
 def _resolve_path(value: Any, info: ValidationInfo) -> Path:
@@ -537,14 +547,8 @@ class AppConfig(_Section):
 
     @field_validator("catalog", "exceptions", "commitments", "output", mode="before")
     @classmethod
-    def _path_text(cls, value: Any) -> Any:
-        if isinstance(value, Path):
-            return value
-        if not isinstance(value, str):
-            raise ValueError(f"expected a path, got {_describe(value)}")
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value.strip()
+    def _text(cls, value: Any) -> Any:
+        return _path_text(value)
 
     @field_validator("catalog", "exceptions", "commitments")
     @classmethod
@@ -566,10 +570,7 @@ class AppConfig(_Section):
         loc = parse_location(str(value))  # LocationError is a ValueError: reported at this key
         if loc.is_remote:
             return str(loc)
-        path = _resolve_path(str(value), info)
-        if path.exists() and not path.is_dir():
-            raise ValueError(f"expected a directory, but {path} is a file")
-        return str(path)
+        return str(_directory_path(value, info))
 
     @property
     def output_location(self) -> Any:  # reports.locker.Location
