@@ -18,7 +18,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-
 _PORT = re.compile(r":\d{2,5}$")
 
 
@@ -36,7 +35,7 @@ def verdicts(run_dir: Path) -> Counter[tuple[str, ...]]:
 def main(argv: list[str]) -> int:
     a, b = (verdicts(Path(p)) for p in argv[1:3])
     if a == b:
-        print(f"identical verdicts: {sum(a.values())} findings, {len(a)} distinct (check, account, region, type, status)")
+        print(f"identical verdicts: {sum(a.values())} findings, {len(a)} distinct verdict keys")
         return 0
     print(f"DIFFERENT: {sum(a.values())} vs {sum(b.values())} findings")
     for key in sorted(set(a) | set(b)):
