@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -104,16 +104,30 @@ def summarise_params(calls: Iterable[ApiCall]) -> str:
     return f"{len(calls)} calls over " + ", ".join(keys)
 
 
-def load_bundle_files(run_dir: Path, entries: Iterable[Mapping[str, Any]]) -> dict[Scope, EvidenceBundle]:
+def load_bundle_files(
+    run_dir: Path,
+    entries: Iterable[Mapping[str, Any]],
+    on_unreadable: Callable[[str, str], None] | None = None,
+) -> dict[Scope, EvidenceBundle]:
     """Evidence files of a run, read back into bundles per scope (refs set).
-    Missing files are skipped: callers that must notice check hashes first."""
+
+    Missing files are skipped: callers that must notice check hashes first. A file that is not
+    an evidence payload (truncated, not UTF-8, edited into other JSON) is reported through
+    `on_unreadable(path, why)` and skipped when a caller wants to carry on (`evaluate`), and
+    raises otherwise."""
     bundles: dict[Scope, EvidenceBundle] = {}
     for entry in entries:
         path = run_dir / entry["path"]
         if not path.is_file():
             continue
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        scope = Scope(payload["provider"], payload["account"], payload["region"], payload["collector"])
+        try:
+            payload = json.loads(path.read_bytes().decode("utf-8"))
+            scope = Scope(payload["provider"], payload["account"], payload["region"], payload["collector"])
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            if on_unreadable is None:
+                raise
+            on_unreadable(str(entry["path"]), f"{type(exc).__name__}: {exc}")
+            continue
         bundle = bundles.setdefault(scope, EvidenceBundle(scope))
         bundle.add_file_payload(payload)
         bundle.refs[(payload["service"], payload["operation"])] = EvidenceRef(entry["path"], entry["sha256"])

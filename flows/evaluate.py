@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from collectors.registry import checks, checks_for, collectors
 from controls import Finding
@@ -21,7 +22,7 @@ from controls.exceptions import apply_exceptions, parse_exceptions
 from flows.collect import evaluate_bundle, load_bundle_files
 from flows.run import _finding, sort_findings
 from reports.atomic import sha256_file
-from reports.store import FINDINGS, MANIFEST, findings_bytes, read_manifest
+from reports.store import FINDINGS, MANIFEST, ManifestError, findings_bytes, read_manifest
 
 
 class RunDirError(Exception):
@@ -48,8 +49,48 @@ def reevaluate(run_dir: Path) -> Reevaluation:
         raise RunDirError(f"{run_dir}: no {MANIFEST} here (not a run directory, or an incomplete run)")
     try:
         manifest = read_manifest(run_dir)
-    except (OSError, json.JSONDecodeError) as exc:
+    except OSError as exc:
         raise RunDirError(f"{run_dir / MANIFEST}: unreadable: {exc}") from None
+    except ManifestError as exc:
+        raise RunDirError(str(exc)) from None
+    try:
+        return _reevaluate(run_dir, manifest)
+    except (KeyError, TypeError, AttributeError) as exc:
+        # A manifest that parses but lacks what every run writes was edited or damaged.
+        raise RunDirError(f"{run_dir / MANIFEST}: not a complete run manifest ({type(exc).__name__}: {exc})") from None
+
+
+def _inside_run(run_dir: Path, rel: str) -> Path | None:
+    """The evidence file at `rel`, or None when it is a symlink or resolves outside the run:
+    evaluating must read the run's own bytes, never follow a link to somewhere else."""
+    relative = Path(rel)
+    if relative.is_absolute() or ".." in relative.parts:
+        return None
+    path = run_dir / relative
+    step = path
+    while step != run_dir:
+        if step.is_symlink():
+            return None
+        step = step.parent
+    return path
+
+
+def _stored_findings(stored_bytes: bytes, differences: list[str]) -> dict[tuple[str, ...], Finding]:
+    """findings.jsonl parsed line by line; a line that is not a finding becomes a difference."""
+    stored = {}
+    for number, raw in enumerate(stored_bytes.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            f = Finding.from_json(json.loads(raw.decode("utf-8")))
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            differences.append(f"{FINDINGS} line {number}: not a finding (truncated or edited: {type(exc).__name__})")
+            continue
+        stored[_key(f)] = f
+    return stored
+
+
+def _reevaluate(run_dir: Path, manifest: dict[str, Any]) -> Reevaluation:
     run_id = manifest["run_id"]
     evaluated_at = manifest["evaluated_at"]
     as_of = datetime.fromisoformat(evaluated_at.replace("Z", "+00:00"))
@@ -64,13 +105,21 @@ def reevaluate(run_dir: Path) -> Reevaluation:
         problems.append(f"{cat['path']}: SHA-256 differs from the manifest")
     catalog = parse_catalog(cat_path.read_text(encoding="utf-8"), cat["source"], set(checks()))
 
+    readable = []
     for entry in manifest["evidence"]:
-        path = run_dir / entry["path"]
+        path = _inside_run(run_dir, str(entry["path"]))
+        if path is None:
+            problems.append(f"{entry['path']}: a symlink or outside the run directory (not followed)")
+            continue
         if not path.is_file():
             problems.append(f"{entry['path']}: missing")
-        elif sha256_file(path) != entry["sha256"]:
+            continue
+        if sha256_file(path) != entry["sha256"]:
             problems.append(f"{entry['path']}: SHA-256 differs from the manifest")
-    bundles = load_bundle_files(run_dir, manifest["evidence"])
+        readable.append(entry)
+    bundles = load_bundle_files(
+        run_dir, readable, on_unreadable=lambda rel, why: problems.append(f"{rel}: not an evidence file ({why})")
+    )
 
     known = collectors()
     results = []
@@ -94,11 +143,7 @@ def reevaluate(run_dir: Path) -> Reevaluation:
     identical = findings_bytes(findings) == stored_bytes
     differences: list[str] = []
     if not identical:
-        stored = {}
-        for line in stored_bytes.decode("utf-8", "replace").splitlines():
-            if line.strip():
-                f = Finding.from_json(json.loads(line))
-                stored[_key(f)] = f
+        stored = _stored_findings(stored_bytes, differences)
         fresh = {_key(f): f for f in findings}
         for k in sorted(set(stored) | set(fresh)):
             a, b = stored.get(k), fresh.get(k)

@@ -23,7 +23,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from reports.store import CONTROLS, MANIFEST, completed_runs
+from reports.store import CONTROLS, MANIFEST, ManifestError, completed_runs, read_manifest
 
 CONTROL_STATUSES = ("effective", "deficient", "incomplete", "no_evidence")
 
@@ -206,10 +206,9 @@ def _incomplete(output: Path, complete: set[str]) -> list[IncompleteRun]:
             reason = "no manifest.json (killed or crashed before the end)"
         else:
             try:
-                with open(mpath, encoding="utf-8") as fh:
-                    status = json.load(fh).get("status")
+                status = read_manifest(child).get("status")
                 reason = f"manifest status {status!r}, not 'completed'"
-            except (OSError, ValueError, AttributeError) as exc:
+            except (OSError, ManifestError) as exc:
                 reason = f"manifest.json unreadable: {exc}"
         out.append(IncompleteRun(child.name, child, reason, run_id_time(child.name)))
     return out

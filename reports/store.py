@@ -122,9 +122,24 @@ class RunInfo:
         return str(self.manifest.get("started_at", ""))
 
 
+class ManifestError(ValueError):
+    """A manifest.json that cannot be read as a JSON object (truncated, not UTF-8, `[]`, ...)."""
+
+
 def read_manifest(run_dir: Path) -> dict[str, Any]:
-    with open(run_dir / MANIFEST, encoding="utf-8") as fh:
-        return json.load(fh)
+    """The run's manifest as a dict; anything else is a ManifestError naming the file.
+
+    Callers list runs from directories anyone can write to, so a damaged manifest must be a
+    clear, catchable error for that one run, never an AttributeError that sinks every later
+    run, history or drift on the same output."""
+    path = Path(run_dir) / MANIFEST
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{path}: not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}: not a JSON object (found a JSON {type(data).__name__})")
+    return data
 
 
 def completed_runs(output: Path) -> list[RunInfo]:
@@ -139,8 +154,8 @@ def completed_runs(output: Path) -> list[RunInfo]:
             continue
         try:
             manifest = read_manifest(child)
-        except (OSError, json.JSONDecodeError):
-            continue
+        except (OSError, ManifestError):
+            continue  # listed by `history` as an incomplete run, with the reason
         if manifest.get("status") != "completed":
             continue
         out.append(RunInfo(child.name, child, manifest, sha256_file(manifest_path)))

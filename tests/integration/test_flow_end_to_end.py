@@ -186,6 +186,88 @@ def test_evaluate_detects_tampered_evidence(clean_run: RunOutcome, tmp_path: Pat
     assert any("GetBucketEncryption.json: SHA-256 differs" in p for p in again.problems)
 
 
+def _copy_run(clean_run: RunOutcome, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "runs" / clean_run.run_id
+    shutil.copytree(clean_run.run_dir, copy)
+    return copy
+
+
+def test_evaluate_never_follows_an_evidence_symlink_out_of_the_run(
+    clean_run: RunOutcome, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.cli import main
+
+    copy = _copy_run(clean_run, tmp_path)
+    target = next(p for p in (copy / "evidence").rglob("GetBucketEncryption.json"))
+    outside = tmp_path / "elsewhere.json"
+    outside.write_bytes(target.read_bytes())  # same bytes, same hash: only the link is wrong
+    target.unlink()
+    target.symlink_to(outside)
+    again = reevaluate(copy)
+    rel = target.relative_to(copy).as_posix()
+    assert f"{rel}: a symlink or outside the run directory (not followed)" in again.problems
+    assert not again.identical
+    assert main(["evaluate", str(copy)]) == 1
+    out = capsys.readouterr()
+    assert "integrity:" in out.out and "internal error" not in out.err
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda b: b[: len(b) // 2], id="truncated"),
+        pytest.param(lambda b: b"\xff\xfe" + b, id="not-utf8"),
+    ],
+)
+def test_evaluate_reports_a_damaged_findings_file_as_integrity(
+    clean_run: RunOutcome, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage
+) -> None:
+    from flows.cli import main
+
+    copy = _copy_run(clean_run, tmp_path)
+    findings = copy / "findings.jsonl"
+    findings.write_bytes(damage(findings.read_bytes()))
+    again = reevaluate(copy)
+    assert not again.identical
+    assert any("findings.jsonl line" in d and "not a finding" in d for d in again.differences)
+    assert main(["evaluate", str(copy)]) == 1
+    assert "internal error" not in capsys.readouterr().err
+
+
+def test_evaluate_reports_a_damaged_evidence_file_as_integrity(clean_run: RunOutcome, tmp_path: Path) -> None:
+    copy = _copy_run(clean_run, tmp_path)
+    target = next(p for p in (copy / "evidence").rglob("ListBuckets.json"))
+    target.write_bytes(target.read_bytes()[:40])
+    again = reevaluate(copy)
+    rel = target.relative_to(copy).as_posix()
+    assert any(p.startswith(f"{rel}: not an evidence file") for p in again.problems)
+    assert f"{rel}: SHA-256 differs from the manifest" in again.problems
+
+
+@pytest.mark.parametrize("body", ["[]", '"text"', "null", "{\"run_id\": 1"])
+def test_a_manifest_that_is_not_an_object_never_sinks_later_commands(
+    clean_run: RunOutcome, tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str
+) -> None:
+    from flows.cli import main
+
+    output = tmp_path
+    good = _copy_run(clean_run, tmp_path)
+    bad = output / "runs" / "20260101T000000Z-bad000"
+    (bad / "evidence").mkdir(parents=True)
+    (bad / "manifest.json").write_text(body)
+    assert main(["history", "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert bad.name in out and "unreadable" in out
+    assert main(["drift", "--output", str(output)]) in (0, 3)
+    assert "internal error" not in capsys.readouterr().err
+    assert main(["evaluate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "manifest.json" in err and "internal error" not in err
+    assert reevaluate(good).identical
+
+
 def test_workbook_content(clean_run: RunOutcome) -> None:
     wb = openpyxl.load_workbook(clean_run.workbook)
     names = wb.sheetnames
