@@ -28,12 +28,25 @@ ACCESS_DENIED_CODES = frozenset(
         "AuthorizationError",
         "AuthorizationErrorException",
         "Forbidden",
-        "403",
         "UnauthorizedAccess",
         "AccessDeniedForDependencyException",
         "AWSOrganizationsNotInUseException",
     }
 )
+
+
+MESSAGE_LIMIT = 1_000
+
+
+def cap_message(message: str, limit: int = MESSAGE_LIMIT, kept_in: str | None = "the evidence file") -> str:
+    """An error message short enough for a finding, a CSV cell and a workbook row.
+
+    Some services answer errors with whole HTML pages or long XML (over 40 KB seen); the full
+    answer stays in the evidence file, the finding keeps its head and says where the rest is."""
+    if len(message) <= limit:
+        return message
+    where = f"; the full message is in {kept_in}" if kept_in else ""
+    return f"{message[:limit]}… [{len(message):,} characters in all{where}]"
 
 
 class FetchContext(Protocol):
@@ -129,7 +142,7 @@ class CheckContext:
         observed = {
             "operation": f"{call.service}:{call.operation}",
             "error_code": err.code,
-            "message": err.message,
+            "message": cap_message(err.message),
             "required_permission": err.permission,
             "missing_permission": err.permission if denied else None,
         }
@@ -137,6 +150,11 @@ class CheckContext:
         reason = f"not assessed ({what}): {call.service}:{call.operation} failed with {err.code}"
         if denied and err.permission:
             reason += f"; missing permission {err.permission}"
+        elif err.code == str(err.http_status) == "403":
+            # botocore found no error code in the body: a proxy, a WAF or a malformed answer
+            # refused it as often as IAM did, so naming a missing permission would mislead.
+            reason += " (HTTP 403 without an AWS error code: not necessarily a missing permission"
+            reason += f"; it needs {err.permission})" if err.permission else ")"
         elif err.permission:
             reason += f" (needs {err.permission})"
         return self.result(

@@ -22,7 +22,7 @@ from collectors.endpoint.base import classify_error as classify_endpoint_error
 from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Recorder, Scope
 from collectors.gcp.base import GcpFetchContext, GcpTuning
 from collectors.gcp.base import classify_error as classify_gcp_error
-from collectors.registry import Check, CheckContext, CollectorSpec, checks_for, collector_spec
+from collectors.registry import Check, CheckContext, CollectorSpec, cap_message, checks_for, collector_spec
 from controls import CheckResult, EvidenceRef
 from reports.store import RunWriter, evidence_path
 
@@ -51,7 +51,7 @@ class ScopeOutcome:
             "failed_calls": self.failed_calls,
             "duration_s": round(self.duration_s, 3),
             "results": len(self.results),
-            "message": self.message,
+            "message": cap_message(self.message, kept_in=None),
         }
 
 

@@ -246,7 +246,7 @@ def test_evaluate_reports_a_damaged_evidence_file_as_integrity(clean_run: RunOut
     assert f"{rel}: SHA-256 differs from the manifest" in again.problems
 
 
-@pytest.mark.parametrize("body", ["[]", '"text"', "null", "{\"run_id\": 1"])
+@pytest.mark.parametrize("body", ["[]", '"text"', "null", '{"run_id": 1'])
 def test_a_manifest_that_is_not_an_object_never_sinks_later_commands(
     clean_run: RunOutcome, tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str
 ) -> None:
