@@ -114,6 +114,43 @@ class IncompleteRun:
         }
 
 
+@dataclass(frozen=True)
+class Fork:
+    """Several completed runs that name the same predecessor: the hash chain branches.
+
+    It happens when two runs start at once on one output (each reads the same latest run
+    before either finishes); each branch is intact on its own, but the chain no longer proves
+    that no run was removed between them, so it is reported, never silently accepted."""
+
+    previous_run: str | None  # None: several runs each started a new chain
+    runs: tuple[str, ...]
+    accounts_filter: Any = None
+
+    def describe(self) -> str:
+        after = f"run {self.previous_run}" if self.previous_run else "no previous run (each starts a chain)"
+        scope = f" (accounts {self.accounts_filter})" if self.accounts_filter else ""
+        return f"chain fork{scope}: {', '.join(self.runs)} all follow {after}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"previous_run": self.previous_run, "runs": list(self.runs), "accounts_filter": self.accounts_filter}
+
+
+def chain_forks(manifests: Mapping[str, Mapping[str, Any]]) -> list[Fork]:
+    """Forks among completed runs (run ID -> manifest). Runs limited to some accounts keep
+    their own chain (`accounts_filter`), so only runs of the same filter are compared."""
+    followers: dict[tuple[str, str | None], list[str]] = {}
+    filters: dict[str, Any] = {}
+    for run_id, manifest in sorted(manifests.items()):
+        key = json.dumps(manifest.get("accounts_filter"), sort_keys=True)
+        filters[key] = manifest.get("accounts_filter")
+        followers.setdefault((key, manifest.get("previous_run")), []).append(run_id)
+    return [
+        Fork(previous, tuple(runs), filters[key])
+        for (key, previous), runs in sorted(followers.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+        if len(runs) > 1
+    ]
+
+
 @dataclass
 class History:
     output: Path
@@ -122,6 +159,7 @@ class History:
     runs: list[HistoryRun] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     incomplete: list[IncompleteRun] = field(default_factory=list)
+    forks: list[Fork] = field(default_factory=list)
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per completed run (oldest first) with the gap before it, if any."""
@@ -151,6 +189,7 @@ class History:
             "runs": [r.to_json() for r in self.runs],
             "gaps": [g.to_json() for g in self.gaps],
             "incomplete": [r.to_json() for r in self.incomplete],
+            "forks": [f.to_json() for f in self.forks],
         }
 
 
@@ -235,6 +274,7 @@ def run_history(output: Path, expected_interval: timedelta | None = None, *, now
         )
     period = _period(infos[-1].manifest) if infos else None
     history = History(output, expected_interval, period, runs, [], _incomplete(output, {i.run_id for i in infos}))
+    history.forks = chain_forks({i.run_id: i.manifest for i in infos})
     if expected_interval is None or not runs:
         return history
     timed = [r for r in runs if r.started_at is not None]

@@ -133,6 +133,7 @@ def _check_chain_forward(run_dir: Path, run_id: str, runs_dir: Path, report: Ver
     if not runs_dir.is_dir() or not own.is_file():
         return
     needles = (f'"previous_run": "{run_id}"'.encode(), f'"previous_run":"{run_id}"'.encode())
+    followers: list[tuple[str, dict]] = []
     for child in sorted(runs_dir.iterdir()):
         if child.name <= run_id or not (child / MANIFEST).is_file():
             continue
@@ -143,19 +144,26 @@ def _check_chain_forward(run_dir: Path, run_id: str, runs_dir: Path, report: Ver
             later = json.loads(raw)
         except ValueError:
             continue
-        if later.get("previous_run") != run_id:
-            continue
+        if isinstance(later, dict) and later.get("previous_run") == run_id:
+            followers.append((child.name, later))
+    if not followers:
+        report.notes.append(f"{MANIFEST}: no later run records its hash yet, so it cannot be checked itself")
+        return
+    if len(followers) > 1:
+        report.problems.append(
+            f"hash chain forks after this run: {', '.join(name for name, _ in followers)} all record it as their "
+            "previous run (runs started at the same time on one output?)"
+        )
+    actual = sha256_file(own)
+    for name, later in followers:
         recorded = str(later.get("previous_manifest_sha256") or "")
-        actual = sha256_file(own)
         if recorded != actual:
             report.problems.append(
-                f"{MANIFEST}: SHA-256 differs from the hash recorded by the next run {child.name} "
+                f"{MANIFEST}: SHA-256 differs from the hash recorded by the next run {name} "
                 f"(recorded {_short(recorded)}, file {_short(actual)}): edited after that run was written"
             )
         else:
-            report.notes.append(f"{MANIFEST}: matches the hash recorded by the next run {child.name}")
-        return
-    report.notes.append(f"{MANIFEST}: no later run records its hash yet, so it cannot be checked itself")
+            report.notes.append(f"{MANIFEST}: matches the hash recorded by the next run {name}")
 
 
 def verify_run(run_dir: Path, output: Path | None = None) -> VerifyReport:

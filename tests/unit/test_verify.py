@@ -243,3 +243,46 @@ def test_exceptions_input_is_hash_checked_when_listed(tmp_path: Path) -> None:
     assert verify_run(run).ok
     (run / "exceptions.yaml").write_text("exceptions: [{}]\n")
     assert [p.split(":")[0] for p in verify_run(run).problems] == ["exceptions.yaml"]
+
+
+def _forked(tmp_path: Path) -> Path:
+    """RUN2 and RUN3 both started after RUN1 and before either finished: both follow RUN1."""
+    import shutil
+
+    output, other = tmp_path / "out", tmp_path / "other"
+    build_run(output, RUN1)
+    shutil.copytree(output, other)
+    build_run(output, RUN2)
+    build_run(other, RUN3)
+    shutil.copytree(other / "runs" / RUN3, output / "runs" / RUN3)
+    return output
+
+
+def test_verify_reports_a_chain_fork(tmp_path: Path) -> None:
+    output = _forked(tmp_path)
+    report = verify_run(output / "runs" / RUN1)
+    assert any("hash chain forks after this run" in p and RUN2 in p and RUN3 in p for p in report.problems)
+    assert not report.ok
+    assert verify_run(output / "runs" / RUN2).ok  # each branch is intact on its own
+
+
+def test_history_lists_a_chain_fork(tmp_path: Path) -> None:
+    from reports.history import run_history
+
+    history = run_history(_forked(tmp_path))
+    assert [(f.previous_run, f.runs) for f in history.forks] == [(RUN1, (RUN2, RUN3))]
+    assert history.to_json()["forks"] == [{"previous_run": RUN1, "runs": [RUN2, RUN3], "accounts_filter": None}]
+    assert run_history(tmp_path / "other").forks == []
+
+
+def test_runs_of_different_account_filters_are_separate_chains() -> None:
+    from reports.history import chain_forks
+
+    manifests = {
+        RUN1: {"previous_run": None, "accounts_filter": None},
+        RUN2: {"previous_run": None, "accounts_filter": ["111122223333"]},
+        RUN3: {"previous_run": RUN1, "accounts_filter": None},
+    }
+    assert chain_forks(manifests) == []
+    manifests[RUN3] = {"previous_run": None, "accounts_filter": None}
+    assert [f.runs for f in chain_forks(manifests)] == [(RUN1, RUN3)]
