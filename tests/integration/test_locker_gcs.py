@@ -1,7 +1,7 @@
 """GcsLocker against gcp-storage-emulator over HTTP (GcsEmulator): retention checks, manifest-last
 uploads, listing (matchGlob), fetch + verify_run, MD5/CRC32C verification.
 
-What the emulator cannot show (found by running it; see reports/locker.py's report):
+What the emulator cannot show (found by running it; see reports/locker/gcs.py):
 - it stores a PATCHed retentionPolicy but does not enforce it (objects can still be deleted)
   and has no lockRetentionPolicy (501), so a locked policy cannot be produced here;
 - it ignores ifGenerationMatch (an existing object is overwritten instead of answering 412), so

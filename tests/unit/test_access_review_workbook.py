@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from collectors.evidence import dumps
 from flows import access_review as flow
+from flows.access_review.storage import _write_new
 from reports.access_review import (
     COLUMNS,
     DECISION_COLUMNS,
@@ -47,7 +48,7 @@ def issue(tmp_path: Path, principals=PRINCIPALS, review_id: str = "ar-test-1") -
     folder = tmp_path / "out" / flow.REVIEWS / review_id
     folder.mkdir(parents=True)
     population = {"schema": 1, "review_id": review_id, "rows": [p.to_json() for p in principals]}
-    pop_sha = flow._write_new(folder / flow.POPULATION_FILE, dumps(population))
+    pop_sha = _write_new(folder / flow.POPULATION_FILE, dumps(population))
     buf = io.BytesIO()
     write_workbook(
         buf,
@@ -59,7 +60,7 @@ def issue(tmp_path: Path, principals=PRINCIPALS, review_id: str = "ar-test-1") -
         reviews_dir=str(folder.parent),
     )
     wb = folder / "issued.xlsx"
-    wb_sha = flow._write_new(wb, buf.getvalue())
+    wb_sha = _write_new(wb, buf.getvalue())
     review = {
         "review_id": review_id,
         "organization": "Dexo",
@@ -70,7 +71,7 @@ def issue(tmp_path: Path, principals=PRINCIPALS, review_id: str = "ar-test-1") -
         "workbook": {"path": wb.name, "sha256": wb_sha},
         "status": "issued",
     }
-    flow._write_new(folder / flow.REVIEW_FILE, dumps(review))
+    _write_new(folder / flow.REVIEW_FILE, dumps(review))
     return wb
 
 

@@ -19,11 +19,11 @@ from reports.locker import (
     LocationError,
     LockerError,
     S3Locker,
-    _ObjectLocker,
     materialise,
     open_locker,
     parse_location,
 )
+from reports.locker.objects import _ObjectLocker
 from reports.store import MANIFEST, completed_runs
 from reports.verify import verify_run
 from tests.unit.test_verify import EVIDENCE, RUN1, RUN2, RUN3, build_run

@@ -1,0 +1,160 @@
+"""`start`: issue an access review. Fetch every account and project in scope, build the population
+through the providers, then store the evidence, population.json, the workbook and review.json (last).
+
+Either side may be empty, not both ("no account or project in scope"). The population must be
+complete: an AWS account that cannot be entered, or any provider's problem (an IAM call that failed,
+a GCP project whose bucket listing failed, a bucket whose IAM policy could not be read) makes `start`
+refuse with every problem listed; nothing is stored. See the package docstring (flows.access_review)
+for the stored layout.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from collectors.aws.base import AwsTuning, clear_credentials_cache
+from collectors.evidence import dumps
+from flows.access_review.aws_population import aws_population
+from flows.access_review.context import AccessReviewContext, AccessReviewError
+from flows.access_review.fetch import _targets, fetch_account, fetch_project
+from flows.access_review.gcp_population import gcp_population
+from flows.access_review.storage import (
+    POPULATION_FILE,
+    REVIEW_FILE,
+    _iso,
+    _store_bundle,
+    _write_new,
+    new_review_id,
+    reviews_dir,
+    reviews_root,
+    workbook_name,
+)
+from flows.accounts import identify
+from flows.config import AppConfig
+from reports.access_review import Principal, write_workbook
+
+GCS_FOLDER = "gcs"
+
+# provider hook: every population provider adds its principals
+POPULATION_PROVIDERS: dict[str, Callable[[AccessReviewContext], list[Principal]]] = {
+    "aws": aws_population,
+    "gcp": gcp_population,
+}
+
+
+@dataclass
+class StartOutcome:
+    review_id: str
+    review_dir: Path
+    workbook: Path
+    principals: list[Principal]
+    review: dict[str, Any]
+
+
+def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = None) -> StartOutcome:
+    """Issue an access review; see the module doc."""
+    created = datetime.now(UTC)
+    as_of_dt = datetime.combine(as_of, datetime.min.time(), UTC) if as_of else created
+    root = reviews_dir(output.resolve()) if output is not None else reviews_root(cfg)
+    if root is None:
+        raise AccessReviewError(
+            f"output {cfg.output} is a bucket: access reviews are kept in a directory; "
+            "set access_reviews.directory in the config or pass --output DIR"
+        )
+    tuning = AwsTuning(retry_mode=cfg.aws.retry_mode, max_attempts=cfg.aws.max_attempts)
+    clear_credentials_cache()
+    targets, organization, discovery = _targets(cfg, tuning)
+    projects = list(cfg.gcp.projects)
+    if not targets and not projects:
+        raise AccessReviewError(
+            "no account or project in scope (aws.accounts is empty, no organization discovery, gcp.projects is empty)"
+        )
+    unreachable = []
+    for t in targets:
+        ident = identify(t, tuning)
+        if not ident.ok and ident.call.error is not None:
+            unreachable.append(f"account {t.id}: {ident.call.error.code}: {ident.call.error.message}")
+    if unreachable:
+        raise AccessReviewError("cannot enter every account in scope (nothing stored):\n" + "\n".join(unreachable))
+    evidence = [fetch_account(t, tuning) for t in targets]
+    project_evidence = [fetch_project(p) for p in projects]
+    privileged = tuple(
+        cfg.thresholds.get("aws.iam.privileged_users", {}).get(
+            "privileged_aws_managed_policies", ["AdministratorAccess", "IAMFullAccess"]
+        )
+    )
+    ctx = AccessReviewContext(cfg, as_of_dt, evidence, organization, privileged, projects=project_evidence)
+    principals: list[Principal] = []
+    failures: list[str] = []
+    for provider in sorted(POPULATION_PROVIDERS):
+        try:
+            principals += POPULATION_PROVIDERS[provider](ctx)
+        except AccessReviewError as exc:  # every provider's problems in one message
+            failures.append(str(exc).removeprefix("cannot build the population (nothing stored):\n"))
+    if failures:
+        raise AccessReviewError("cannot build the population (nothing stored):\n" + "\n".join(failures))
+    principals.sort(key=lambda p: (p.account, p.principal_type, p.name, p.arn))
+    keys = [p.key for p in principals]
+    if len(set(keys)) != len(keys):  # a provider bug: the workbook could not be validated back
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        raise AccessReviewError("duplicate population rows (nothing stored): " + ", ".join(dupes))
+
+    review_id = new_review_id(created)
+    folder = root / review_id
+    folder.mkdir(parents=True, exist_ok=False)
+    files: list[dict[str, Any]] = []
+    if discovery is not None:
+        files += _store_bundle(folder, discovery.bundle, "organizations")
+    for acct in evidence:
+        files += _store_bundle(folder, acct.iam, "iam")
+        files += _store_bundle(folder, acct.roles, "iam-roles")
+    for pe in project_evidence:
+        files += _store_bundle(folder, pe.gcs, GCS_FOLDER)
+    accounts = [t.id for t in targets]
+    population = {
+        "schema": 1,
+        "review_id": review_id,
+        "organization": cfg.organization,
+        "as_of": as_of_dt.date().isoformat(),
+        "created_at": _iso(created),
+        "accounts": accounts,
+        "projects": projects,
+        "rows": [p.to_json() for p in principals],
+        "details": {k: ctx.details[k] for k in sorted(ctx.details)},
+    }
+    population_sha = _write_new(folder / POPULATION_FILE, dumps(population))
+    wb_path = folder / workbook_name(cfg.organization, review_id)
+    buf = io.BytesIO()
+    write_workbook(
+        buf,
+        principals,
+        review_id=review_id,
+        organization=cfg.organization,
+        as_of=population["as_of"],
+        population_sha256=population_sha,
+        reviews_dir=str(root),
+    )
+    wb_sha = _write_new(wb_path, buf.getvalue())
+    review = {
+        "schema": 1,
+        "review_id": review_id,
+        "organization": cfg.organization,
+        "as_of": population["as_of"],
+        "accounts": accounts,
+        "projects": projects,
+        "account_names": {t.id: t.name for t in targets},
+        "organization_accounts": sorted(organization) if organization is not None else None,
+        "created_at": _iso(created),
+        "principals": len(principals),
+        "population": {"path": POPULATION_FILE, "sha256": population_sha},
+        "workbook": {"path": wb_path.name, "sha256": wb_sha},
+        "evidence": files,
+        "status": "issued",
+    }
+    _write_new(folder / REVIEW_FILE, dumps(review))
+    return StartOutcome(review_id, folder, wb_path, principals, review)
