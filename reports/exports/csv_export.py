@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from controls import Finding, Status
 from reports.atomic import write_with
-from reports.workbook import ERRORS_HEADERS, POPULATION_HEADERS
+from reports.workbook.model import ERRORS_HEADERS, POPULATION_HEADERS
 
 # the same columns as the workbook's population and Errors sheets (one definition)
 POPULATION_COLUMNS: tuple[str, ...] = POPULATION_HEADERS

@@ -52,7 +52,7 @@ from typing import IO, Any
 
 from controls import CheckSpec, Finding, Status
 from reports.atomic import write_with
-from reports.exports import RunMeta
+from reports.exports.meta import RunMeta
 
 OCSF_VERSION = "1.5.0"
 CLASS_UID = 2003

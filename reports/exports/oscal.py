@@ -54,7 +54,7 @@ from urllib.parse import quote
 
 from controls import CheckSpec, ControlResult, ControlStatus, Finding, Status
 from reports.atomic import write_bytes
-from reports.exports import RunMeta
+from reports.exports.meta import RunMeta
 
 OSCAL_VERSION = "1.1.3"
 # Namespace of the props that are not OSCAL's own. OSCAL wants a URI and trestle 3.x (pydantic v1 AnyUrl) a URL

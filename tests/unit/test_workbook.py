@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-import reports.workbook as workbook_module
+import reports.workbook.evidence as evidence_sheet
+import reports.workbook.table as table_writer
 from controls.model import (
     CheckResult,
     CheckSpec,
@@ -681,7 +682,7 @@ def test_large_population_streams(tmp_path):
 
 
 def test_population_past_the_row_limit_continues_on_next_sheet(tmp_path, monkeypatch):
-    monkeypatch.setattr(workbook_module, "MAX_SHEET_ROWS", 60)  # header + 59 rows per sheet
+    monkeypatch.setattr(table_writer, "MAX_SHEET_ROWS", 60)  # header + 59 rows per sheet
     findings = [finding(f"vol-{i}", Status.PASS, ("ENC-1",)) for i in range(130)]
     write_workbook(tmp_path / "wb.xlsx", make_input(findings=findings))
     wb = load_workbook(tmp_path / "wb.xlsx")
@@ -722,7 +723,7 @@ def test_failed_rewrite_keeps_the_previous_workbook(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(workbook_module._WorkbookWriter, "_evidence_rows", boom)
+    monkeypatch.setattr(evidence_sheet, "evidence_rows", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         write_workbook(target, make_input())
     assert target.read_bytes() == before

@@ -18,9 +18,6 @@ from openpyxl import load_workbook
 
 from controls.model import ControlStatus, Status
 from reports.workbook import (
-    CONTROL_STATUS_COLORS,
-    MANIFEST_NOTE,
-    NO_AUTOMATED_EVIDENCE,
     POPULATIONS_HEADERS,
     SUMMARY_HEADERS,
     ControlInfo,
@@ -29,6 +26,9 @@ from reports.workbook import (
     population_counts,
     write_workbook,
 )
+from reports.workbook.model import NO_AUTOMATED_EVIDENCE
+from reports.workbook.overview import MANIFEST_NOTE
+from reports.workbook.styles import CONTROL_STATUS_COLORS
 from tests.unit.test_workbook import (
     ACCOUNT,
     POPULATION_SHEETS,

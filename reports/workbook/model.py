@@ -1,0 +1,154 @@
+"""What the auditor's workbook is made from and what it is made of.
+
+The input (`WorkbookInput` and its parts, built by `flows.report`), the sheet names and the
+column headers of the fixed tables. Separate from the writer so that readers of the
+workbook's columns (the CSV exports, tests, benchmarks) need neither xlsxwriter nor the
+sheet code, and so that every sheet module agrees on one set of names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from controls.model import CheckSpec, ControlResult, Finding
+
+
+@dataclass(frozen=True)
+class ControlInfo:
+    """A control of the catalog."""
+
+    id: str
+    title: str
+    description: str
+    criteria: tuple[str, ...]
+    checks: tuple[str, ...]
+    frequency: str
+
+
+@dataclass(frozen=True)
+class EvidenceFileInfo:
+    """One raw-evidence file of the run."""
+
+    path: str  # relative to the run dir, e.g. evidence/aws/111111111111/us-east-1/ec2/DescribeVolumes.json
+    provider: str
+    account: str
+    region: str
+    service: str
+    operation: str
+    parameters: str  # short summary of the parameters of the calls
+    records: int  # number of recorded calls (API answers) in the file
+    errors: int  # how many of them failed
+    sha256: str
+    collected_at: str  # ISO 8601 UTC, e.g. "2026-11-30T10:00:00.123456Z"
+
+
+@dataclass(frozen=True)
+class WorkbookInput:
+    organization: str
+    period_start: date
+    period_end: date
+    run_id: str
+    started_at: datetime  # timezone-aware UTC
+    finished_at: datetime  # timezone-aware UTC
+    tool_version: str
+    config_sha256: str
+    scope: Mapping[str, Any]  # {"aws_accounts": [{"id", "name", "regions": [...]}], "gcp_projects": [...], ...}
+    callers: Mapping[str, str]  # account id -> caller identity ARN, or "error: ..." text
+    controls: Sequence[ControlInfo]
+    control_results: Sequence[ControlResult]
+    checks: Mapping[str, CheckSpec]
+    findings: Sequence[Finding]
+    evidence_files: Sequence[EvidenceFileInfo]
+    # optional sheets (each a list of row dicts with the same keys)
+    criteria: Mapping[str, str] = field(default_factory=dict)  # every TSC id -> paraphrase
+    commitments: Sequence[Mapping[str, Any]] = ()  # Commitment / Source / Controls / Control status / Support
+    exceptions: Sequence[Mapping[str, Any]] = ()  # controls.exceptions.ExceptionsReport.rows()
+    drift_summary: str = ""  # reports.drift.Drift.summary()
+    drift_rows: Sequence[Mapping[str, Any]] = ()  # control changes then Drift.rows()
+
+
+COVER_SHEET = "Cover"
+CRITERIA_SHEET = "Criteria"
+COMMITMENTS_SHEET = "Commitments"
+EXCEPTIONS_SHEET = "Exceptions"
+DRIFT_SHEET = "Drift"
+SUMMARY_SHEET = "Summary"
+POPULATIONS_SHEET = "Populations"
+ERRORS_SHEET = "Errors"
+EVIDENCE_SHEET = "Evidence index"
+
+SUMMARY_HEADERS = (
+    "Control ID",
+    "Title",
+    "Criteria",
+    "Status",
+    "Pass",
+    "Fail",
+    "Error",
+    "Not applicable",
+    "Excepted",
+    "Total",
+    "Enumerated",
+    "Evaluated",
+    "Excluded (n/a)",
+    "Not assessed (error)",
+)
+POPULATIONS_HEADERS = (
+    "Control ID",
+    "Population sheet(s)",
+    "Rows on sheet(s)",
+    "Enumerated",
+    "Evaluated",
+    "Pass",
+    "Fail",
+    "Excepted",
+    "Excluded (n/a)",
+    "Not assessed (error)",
+    "Reconciled",
+)
+POPULATION_HEADERS = (
+    "Account",
+    "Region",
+    "Resource type",
+    "Resource ID",
+    "Check",
+    "Check title",
+    "Severity",
+    "Status",
+    "Observed",
+    "Expected",
+    "Reason",
+    "Evaluated at",
+    "Evidence file",
+    "SHA-256",
+)
+CRITERIA_HEADERS = ("Criterion", "Paraphrase", "Controls", "Status")
+ERRORS_HEADERS = (
+    "Account",
+    "Region",
+    "Check",
+    "Resource ID",
+    "Operation",
+    "Error code",
+    "Missing permission",
+    "Reason",
+)
+EVIDENCE_HEADERS = (
+    "File",
+    "Provider",
+    "Account",
+    "Region",
+    "Service",
+    "Operation",
+    "Parameters",
+    "Records",
+    "Errors",
+    "SHA-256",
+    "Collected at",
+)
+
+NOT_EVALUATED = "not evaluated"  # a control with findings but no ControlResult (should not happen)
+NO_AUTOMATED_EVIDENCE = "no automated evidence"  # a criterion no control with checks maps to
