@@ -48,7 +48,8 @@ from flows.collect import (
     write_bundle,
 )
 from flows.config import AppConfig, Endpoint, load_config
-from flows.deploy import api_for_task_runner, describe_task_runner, mark_new_failures, task_runner_for
+from flows.notifications import mark_new_failures
+from flows.task_runners import api_for_task_runner, describe_task_runner, task_runner_for
 from reports.atomic import sha256_file
 from reports.drift import Drift, compute_drift, load_run_controls, load_run_findings_fast
 from reports.exports import RunMeta, write_exports

@@ -21,7 +21,8 @@ def _env_pair(text: str) -> tuple[str, str]:
 
 
 def _schedule(args: argparse.Namespace):  # -> prefect.schedules.Schedule
-    from flows.deploy import DeployError, cron_schedule
+    from flows.deploy import cron_schedule
+    from flows.task_runners import DeployError
 
     try:
         return cron_schedule(args.cron, args.timezone)
@@ -30,7 +31,8 @@ def _schedule(args: argparse.Namespace):  # -> prefect.schedules.Schedule
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from flows.deploy import DeployError, api_url, deploy_evidence_run, full_deployment_name
+    from flows.deploy import deploy_evidence_run, full_deployment_name
+    from flows.task_runners import DeployError, api_url
 
     load_inputs(args.config)  # a bad config fails now, not at 06:00
     _schedule(args)
