@@ -12,7 +12,7 @@ from pathlib import Path
 from flows.cli_common import EXIT_OK, load_inputs
 
 
-def print_summary(outcome) -> None:  # outcome: flows.run.RunOutcome
+def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
     from collections import Counter
 
     rows = [("Control", "Status", "pass", "fail", "error", "n/a", "excepted", "Title")]
