@@ -52,8 +52,8 @@ from flows.config import load_config
 from flows.demo.emulators import MotoProcess
 from flows.demo.estate import seed_demo_estate, seed_scale
 from flows.demo.run import write_demo_config
-from flows.deploy import api_for_task_runner, task_runner_for
 from flows.run import _scopes_for, evidence_run, resolve_targets, run_evidence, tunings_for
+from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.store import RunWriter, new_run_id
 
 MB = 1024 * 1024

@@ -106,7 +106,8 @@ def test_start_complete_and_checks_on_the_demo_estate(demo, tmp_path, capsys):
 
 def cli(argv: list[str]) -> int:
     """flows.cli.main's handling, with the access-review command registered (until flows.cli calls register)."""
-    from flows.cli import BadInput, build_parser
+    from flows.cli import build_parser
+    from flows.cli_common import BadInput
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

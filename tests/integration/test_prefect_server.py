@@ -195,7 +195,7 @@ def test_scheduled_deployment_runs_on_a_process_worker(
 
 
 def test_schedule_rejects_a_bad_cron(api: str, moto_estate) -> None:
-    from flows.cli import BadInput
+    from flows.cli_common import BadInput
 
     _, estate, out = moto_estate
     config = write_demo_config(estate, out / "badcron")
