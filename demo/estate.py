@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from flows.demo.emulators import s3control_direct_host
+from demo.emulators import s3control_direct_host
 
 __all__ = ["DemoEstate", "ScaleEstate", "member_session", "seed_demo_estate", "seed_scale"]
 
@@ -432,8 +432,8 @@ def seed_demo_estate(endpoint_url: str) -> DemoEstate:
         seed_rds(acct, ledger, keys)
         seed_dynamodb(acct, ledger, keys)
     # these build on member_session() below
-    from flows.demo.estate_iam import seed_iam_identities
-    from flows.demo.estate_tls import seed_tls_estate
+    from demo.estate_iam import seed_iam_identities
+    from demo.estate_tls import seed_tls_estate
 
     expected = ledger.expected()
     merge_expected(expected, seed_iam_identities(endpoint_url, accounts))

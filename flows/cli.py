@@ -93,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from flows.demo.run import run_demo
+    from demo.run import run_demo
 
     outcome, review = run_demo(Path(args.output), concurrency=args.concurrency)
     print_summary(outcome)

@@ -16,7 +16,7 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from flows.demo.emulators import FaultRule, MotoEmulator, s3control_direct_host
+from demo.emulators import FaultRule, MotoEmulator, s3control_direct_host
 
 pytestmark = pytest.mark.integration
 

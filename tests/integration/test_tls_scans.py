@@ -21,7 +21,7 @@ from collectors.endpoint.tls import fetch, scan_endpoints
 from collectors.evidence import Recorder
 from collectors.registry import checks_for
 from controls import CheckResult, Status
-from flows.demo.tls_servers import (
+from demo.tls_servers import (
     LEGACY_CIPHERS,
     MODERN_CIPHERS,
     SilentServer,
