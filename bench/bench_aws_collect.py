@@ -30,7 +30,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from _common import PeakRss
 
 from demo.emulators import MotoProcess
-from demo.estate import seed_scale
+from demo.estate_scale import seed_scale
 from flows.run import run_evidence
 
 

@@ -36,7 +36,7 @@ from bench_aws_collect import PeakRss, write_config
 from botocore.config import Config
 
 from demo.emulators import MotoProcess
-from demo.estate import member_session, seed_organization
+from demo.seeding import member_session, seed_organization
 from flows.run import run_evidence
 
 IAM_OPERATIONS = {

@@ -47,7 +47,8 @@ from flows.prefect_env import BULK_RECORDING, OFFLINE, QUIET  # imports no Prefe
 os.environ.update({**OFFLINE, **QUIET, **({} if "--stock-prefect" in sys.argv else BULK_RECORDING)})
 from collectors.aws.base import clear_credentials_cache
 from demo.emulators import MotoProcess
-from demo.estate import seed_demo_estate, seed_scale
+from demo.estate import seed_demo_estate
+from demo.estate_scale import seed_scale
 from demo.run import write_demo_config
 from flows.accounts import identify
 from flows.collect import Target, collect_scope

@@ -43,8 +43,8 @@ from collectors.aws.base import GLOBAL_REGION, AwsFetchContext, AwsTuning, class
 from collectors.evidence import Recorder, Scope
 from collectors.registry import checks_for, collectors
 from controls import CheckResult, Status
-from demo.estate import MANAGEMENT_ACCOUNT, member_session, seed_organization
 from demo.estate_tls import TLS_CHECKS, seed_tls_estate
+from demo.seeding import MANAGEMENT_ACCOUNT, member_session, seed_organization
 
 pytestmark = pytest.mark.integration
 
