@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from collectors.registry import checks
-from demo.emulators import FaultRule, MotoEmulator
+from demo.emulators import MotoEmulator
 from demo.estate import DemoEstate, seed_demo_estate
+from demo.moto_wsgi import FaultRule
 from demo.run import write_demo_config
 from demo.tls_servers import DemoEndpoints, start_demo_endpoints
 from flows.evaluate import reevaluate
