@@ -33,7 +33,8 @@ from collectors.endpoint.tls import scan_endpoints
 
 def serve(n: int, latency: float, ca_dir: str, conn: mp.connection.Connection) -> None:
     """Child process: N TLS servers (every 5th one also allows TLS 1.0), until told to stop."""
-    from demo.tls_servers import LEGACY_CIPHERS, MODERN_CIPHERS, TestCA, TlsServer
+    from demo.tls_ca import TestCA
+    from demo.tls_servers import LEGACY_CIPHERS, MODERN_CIPHERS, TlsServer
 
     ca = TestCA(Path(ca_dir))
     servers = []
