@@ -36,6 +36,7 @@ from flows.accounts import AccountTarget, Discovery
 from flows.collect import ScopeOutcome
 from flows.config import AppConfig
 from flows.notifications import mark_new_failures
+from flows.regions import RegionPlan
 from flows.task_runners import describe_task_runner
 from reports.atomic import sha256_file
 from reports.drift import Drift, compute_drift, load_run_controls, load_run_findings_fast
@@ -102,6 +103,7 @@ def finish_run(
     t0: float,
     previous: list[RunInfo],
     targets: list[AccountTarget],
+    region_plans: Mapping[str, RegionPlan] | None = None,
     discovery: Discovery | None,
     discovered: list[DiscoveredEndpoint],
     callers: dict[str, str],
@@ -148,7 +150,14 @@ def finish_run(
     evidence_files.sort(key=lambda e: e["path"])
     scope_doc = {
         "aws_accounts": [
-            {"id": t.id, "name": t.name, "regions": list(t.regions), "role_arn": t.role_arn, "source": t.source}
+            {
+                "id": t.id,
+                "name": t.name,
+                "regions": list(t.regions),
+                "role_arn": t.role_arn,
+                "source": t.source,
+                **(region_plans[t.id].to_json() if region_plans and t.id in region_plans else {}),
+            }
             for t in targets
         ],
         "aws_discovery": None

@@ -13,6 +13,7 @@ import gc
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from flows.collect import (
 )
 from flows.config import AppConfig, Endpoint, load_config
 from flows.finish import RunOutcome, finish_run
+from flows.regions import SCOPE_COLLECTOR, plan_regions
 from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
 from reports.store import RunWriter, new_run_id
@@ -66,7 +68,7 @@ def resolve_targets(cfg: AppConfig, tuning: AwsTuning) -> tuple[list[AccountTarg
     discovery = None
     org = cfg.aws.organization
     if org.discover:
-        discovery = discover_accounts(org.role_name, tuple(org.exclude), tuple(cfg.aws.regions), tuning)
+        discovery = discover_accounts(org.role_name, tuple(org.exclude), tuple(cfg.aws.regions or ()), tuning)
     known = {t.id for t in explicit}
     targets = list(explicit)
     excluded = set(org.exclude)
@@ -122,7 +124,7 @@ def _scopes_for(provider: str, regions: Sequence[str] = ()) -> list[tuple[str, s
     """(collector, region) pairs of a provider: regional collectors per region, global ones once."""
     out = []
     for cid, spec in sorted(collectors().items()):
-        if spec.provider != provider:
+        if spec.provider != provider or spec.stage != "collect":
             continue
         if spec.per_region:
             out.extend((cid, r) for r in regions)
@@ -311,6 +313,18 @@ def _execute_in(
                 ApiError("IdentifyCrashed", str(fut.state.message), "sts:GetCallerIdentity"),
             )
             identities[t.id] = Identity(t.id, None, call)
+    # per account: the regions to examine (every enabled one unless configured), as aws.scope evidence
+    plans, scope_outcomes = plan_regions(
+        runner,
+        targets,
+        identities,
+        cfg.aws.excluded_regions(),
+        run_path=str(writer.path),
+        thresholds=cfg.thresholds,
+        as_of=as_of,
+        tuning=tuning,
+    )
+    outcomes += scope_outcomes
     for t in targets:
         ident = identities[t.id]
         callers[t.id] = ident.arn or f"error: {ident.call.error.code}: {ident.call.error.message}"  # type: ignore[union-attr]
@@ -321,7 +335,10 @@ def _execute_in(
         api_calls += 1
         ident_ref = bundle.ref(ident.call.service, ident.call.operation)
         for provider, scopes in (
-            ("aws", _scopes_for("aws", t.regions)),
+            (
+                "aws",
+                _scopes_for("aws", plans[t.id].examined) + ([] if ident.ok else [(SCOPE_COLLECTOR, GLOBAL_REGION)]),
+            ),
             ("access_review", _scopes_for("access_review")),
         ):
             for cid, region in scopes:
@@ -357,7 +374,8 @@ def _execute_in(
         as_of=as_of,
         t0=t0,
         previous=previous,
-        targets=targets,
+        targets=[replace(t, regions=plans[t.id].examined) for t in targets],
+        region_plans=plans,
         discovery=discovery,
         discovered=discovered,
         callers=callers,

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from flows.cli_common import EXIT_OK, load_inputs
+from flows.regions import summary_lines
 
 
 def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
@@ -39,6 +40,9 @@ def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
         f"Run {outcome.run_id}: {len(outcome.findings)} findings "
         f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}), {outcome.api_calls} API calls"
     )
+    if region_lines := summary_lines(outcome.manifest.get("scope", {})):
+        print("Regions per AWS account:")
+        print("\n".join(region_lines))
     errors = statuses.get("error", 0)
     if errors:
         print(f"{errors} resources could not be assessed: see the Errors sheet for the missing permissions")

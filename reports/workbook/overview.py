@@ -27,6 +27,7 @@ from reports.workbook.model import (
     SUMMARY_HEADERS,
     SUMMARY_SHEET,
 )
+from reports.workbook.regions import account_line, region_rows
 from reports.workbook.styles import AUTO, CONTROL_STATUS_COLORS, STATUS_COLORS, Column, Styled, table_columns
 from reports.workbook.table import TableWriter
 from reports.workbook.view import RunView, count_statuses
@@ -144,7 +145,11 @@ def scope_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
             yield ("Scope", label, "none")
         elif isinstance(entries, list | tuple):
             for entry in entries:
-                yield ("Scope", label, _describe(entry))
+                if key == "aws_accounts" and isinstance(entry, Mapping):
+                    yield ("Scope", label, _describe(account_line(entry)))
+                    yield from region_rows(entry)
+                else:
+                    yield ("Scope", label, _describe(entry))
         else:
             yield ("Scope", label, _describe(entries))
 

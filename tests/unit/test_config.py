@@ -162,7 +162,8 @@ def test_full_config_loads_every_field(full: AppConfig, tmp_path: Path) -> None:
 
 def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, MINIMAL))
-    assert cfg.aws.regions == ("us-east-1",)
+    assert cfg.aws.regions is None  # every region enabled per account, discovered at run time
+    assert cfg.aws.exclude_regions == ()
     assert cfg.aws.accounts == ()
     assert cfg.aws.organization.discover is False
     assert cfg.aws.organization.role_name == "soc2-evidence-reader"
@@ -181,7 +182,7 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
 
 def test_empty_sections_mean_defaults(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, MINIMAL + "aws:\ngcp:\nendpoints:\nthresholds:\ncatalog:\n"))
-    assert cfg.aws.regions == ("us-east-1",)
+    assert cfg.aws.regions is None
     assert cfg.catalog is None
 
 
@@ -413,6 +414,48 @@ BAD_CASES = [
         "unknown AWS region 'eu-wst-1' (did you mean 'eu-west-1'?)",
     ),
     ("no regions", "aws: {regions: []}\n", "aws.regions", "give at least one region"),
+    (
+        "unknown excluded region",
+        "aws: {exclude_regions: [{region: eu-wst-1, reason: unused}]}\n",
+        "aws.exclude_regions[0].region",
+        "unknown AWS region 'eu-wst-1' (did you mean 'eu-west-1'?)",
+    ),
+    (
+        "exclusion without a reason",
+        "aws: {exclude_regions: [{region: eu-west-1}]}\n",
+        "aws.exclude_regions[0].reason",
+        "required",
+    ),
+    (
+        "exclusion with an empty reason",
+        "aws: {exclude_regions: [{region: eu-west-1, reason: '  '}]}\n",
+        "aws.exclude_regions[0].reason",
+        "",
+    ),
+    (
+        "excluded twice",
+        "aws: {exclude_regions: [{region: eu-west-1, reason: a}, {region: eu-west-1, reason: b}]}\n",
+        "aws.exclude_regions[1].region",
+        "excluded twice",
+    ),
+    (
+        "excluded and examined",
+        "aws: {regions: [eu-west-1], exclude_regions: [{region: eu-west-1, reason: a}]}\n",
+        "aws.exclude_regions[0].region",
+        "also listed in aws.regions",
+    ),
+    (
+        "excluded and examined by an account",
+        "aws: {accounts: [{id: '111111111111', regions: [ap-south-1]}], exclude_regions: [{region: ap-south-1, reason: a}]}\n",
+        "aws.exclude_regions[0].region",
+        "also listed in aws.accounts[0].regions",
+    ),
+    (
+        "exclusion unknown key",
+        "aws: {exclude_regions: [{region: eu-west-1, reason: a, why: b}]}\n",
+        "aws.exclude_regions[0].why",
+        "unknown key (allowed: region, reason)",
+    ),
     (
         "short account id",
         "aws: {accounts: [{id: '11111111111'}]}\n",
@@ -714,3 +757,19 @@ def test_bad_access_reviews_directory(tmp_path: Path, value: str, problem: str) 
     (tmp_path / "afile").write_text("x")
     path = write(tmp_path, MINIMAL + f"access_reviews: {{directory: {value}}}\n")
     assert_problem(config_error(path), path, "access_reviews.directory", problem)
+
+
+def test_regions_default_to_discovery_and_exclusions_keep_their_reasons(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        "aws:\n"
+        "  exclude_regions:\n"
+        "    - {region: ap-south-1, reason: 'No workloads; SCP denies it'}\n"
+        "  accounts:\n"
+        "    - {id: '111111111111'}\n"
+        "    - {id: '222222222222', regions: [eu-west-1]}\n"
+    )
+    cfg = load_config(write(tmp_path, text))
+    discovered, explicit = cfg.aws.accounts
+    assert discovered.regions == ()  # empty: every enabled region of the account
+    assert explicit.regions == ("eu-west-1",)  # an explicit list wins
+    assert cfg.aws.excluded_regions() == {"ap-south-1": "No workloads; SCP denies it"}
