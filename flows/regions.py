@@ -168,7 +168,7 @@ def plan_account(
     else:
         home = HOME_REGION.get(partition) or (target.regions[0] if target.regions else "us-east-1")
         region_scope.fetch(AwsFetchContext(session, target.id, home, rec, tuning))
-    plan = decide(target, partition, excluded, rec.bundle.find("ec2", "DescribeRegions"))
+    plan = decide(target, partition, excluded, region_scope.first(rec.bundle, "ec2", "DescribeRegions"))
     rec.bundle.add(decision_record(plan, target, partition, excluded))
     files = write_bundle(rec.bundle, RunWriter(Path(run_path)))
     results = evaluate_bundle(rec.bundle, checks_for(SCOPE_COLLECTOR), thresholds, as_of)

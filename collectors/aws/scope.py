@@ -96,6 +96,12 @@ def account_opt_status(bundle: EvidenceBundle) -> dict[str, str]:
     return out
 
 
+def first(bundle: EvidenceBundle, service: str, operation: str) -> ApiCall | None:
+    """The recorded call of an operation made once per account, whatever its parameters."""
+    calls = bundle.all(service, operation)
+    return calls[0] if calls else None
+
+
 def _not_collected(operation: str, permission: str | None) -> ApiCall:
     service = "ec2" if operation == "DescribeRegions" else TOOL_SERVICE
     error = ApiError("NotCollected", f"no recorded {operation} answer for this account", permission)
@@ -119,7 +125,7 @@ def _not_collected(operation: str, permission: str | None) -> ApiCall:
     "where nobody looked.",
 )
 def region_coverage(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[CheckResult]:
-    decision = bundle.find(TOOL_SERVICE, DECISION_OPERATION)
+    decision = first(bundle, TOOL_SERVICE, DECISION_OPERATION)
     ev = bundle.refs_for(("ec2", "DescribeRegions"), ("account", "ListRegions"), (TOOL_SERVICE, DECISION_OPERATION))
     if decision is None or not decision.ok:
         yield ctx.error(decision or _not_collected(DECISION_OPERATION, None), "*", evidence=ev)
@@ -130,7 +136,7 @@ def region_coverage(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[Check
     excluded = {str(e["region"]): str(e["reason"]) for e in params.get("exclude_regions", [])}
     configured = params.get("configured_regions")
     expected = {"every_enabled_region": "examined, or excluded in aws.exclude_regions with a reason"}
-    call = bundle.find("ec2", "DescribeRegions") or _not_collected("DescribeRegions", OPERATIONS["ec2:DescribeRegions"])
+    call = first(bundle, "ec2", "DescribeRegions") or _not_collected("DescribeRegions", OPERATIONS["ec2:DescribeRegions"])
     if not call.ok:
         # The enabled regions are unknown: say which regions were examined instead, never a pass.
         result = ctx.error(call, "*", evidence=ev, expected=expected)
