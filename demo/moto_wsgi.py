@@ -7,9 +7,9 @@ raises the usual ClientError and its retry modes treat throttling as they would 
 
 Gaps in moto 5.2 that the layer covers: ec2:GetEbsDefaultKmsKeyId is answered from moto's
 EC2 backend (alias/aws/ebs unless a default key was set); account:ListRegions is answered from
-moto's EC2 region list (opt-in-not-required regions ENABLED_BY_DEFAULT, the others DISABLED); any other operation moto lacks
-answers a 501 "NotImplemented" in the protocol's format instead of an HTML 500 that botocore
-would retry.
+moto's EC2 region list (opt-in-not-required regions ENABLED_BY_DEFAULT, the others DISABLED);
+any other operation moto lacks answers a 501 "NotImplemented" in the protocol's format instead
+of an HTML 500 that botocore would retry.
 
 Separate from emulators.py (the server's lifecycle, environment and fault list) because this is
 the part that speaks AWS's wire protocols; the emulator it serves is anything with a latency

@@ -136,7 +136,9 @@ def region_coverage(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[Check
     excluded = {str(e["region"]): str(e["reason"]) for e in params.get("exclude_regions", [])}
     configured = params.get("configured_regions")
     expected = {"every_enabled_region": "examined, or excluded in aws.exclude_regions with a reason"}
-    call = first(bundle, "ec2", "DescribeRegions") or _not_collected("DescribeRegions", OPERATIONS["ec2:DescribeRegions"])
+    call = first(bundle, "ec2", "DescribeRegions")
+    if call is None:
+        call = _not_collected("DescribeRegions", OPERATIONS["ec2:DescribeRegions"])
     if not call.ok:
         # The enabled regions are unknown: say which regions were examined instead, never a pass.
         result = ctx.error(call, "*", evidence=ev, expected=expected)

@@ -446,7 +446,8 @@ BAD_CASES = [
     ),
     (
         "excluded and examined by an account",
-        "aws: {accounts: [{id: '111111111111', regions: [ap-south-1]}], exclude_regions: [{region: ap-south-1, reason: a}]}\n",
+        "aws: {accounts: [{id: '111111111111', regions: [ap-south-1]}],"
+        " exclude_regions: [{region: ap-south-1, reason: a}]}\n",
         "aws.exclude_regions[0].region",
         "also listed in aws.accounts[0].regions",
     ),
