@@ -1,10 +1,10 @@
 """`soc2-evidence demo`: the real flow, end to end, on an embedded estate.
 
 Starts moto's server on 127.0.0.1, seeds Dexo.chat's AWS organization
-(management, prod and staging accounts, two regions), writes the config a
-real user would write (Organizations discovery, an assumed role per
-account) and runs the same flow as `soc2-evidence run`. No cloud account,
-no network.
+(management, prod and staging accounts, resources in two regions), writes the
+config a real user would write (Organizations discovery, an assumed role per
+account, every enabled region examined but two excluded with their reasons)
+and runs the same flow as `soc2-evidence run`. No cloud account, no network.
 """
 
 from __future__ import annotations
@@ -24,7 +24,16 @@ from demo.tls_servers import DemoEndpoints, start_demo_endpoints
 from flows.access_review import start as start_access_review
 from flows.config import load_config
 
-DEMO_REGIONS = ["us-east-1", "eu-west-1"]
+DEMO_REGIONS = ["us-east-1", "eu-west-1"]  # where the estate is seeded
+# Enabled regions Dexo.chat leaves out on purpose, with the reasons an auditor reads on the Cover;
+# every other enabled region of every account is examined (no aws.regions: discovered per account).
+DEMO_EXCLUDED_REGIONS = [
+    {
+        "region": "af-south-1",
+        "reason": "No workloads: enabled for a 2024 latency test; SCP dexo-region-guard denies it",
+    },
+    {"region": "ap-southeast-3", "reason": "No workloads; SCP dexo-region-guard denies every action there"},
+]
 
 
 GCP_PROJECTS = ["dexo-prod", "dexo-analytics"]
@@ -65,13 +74,16 @@ def demo_config(
     endpoints: DemoEndpoints | None = None,
     *,
     gcp_projects: list[str] | None = None,
+    regions: list[str] | None = None,
 ) -> dict[str, Any]:
+    """The demo's config; `regions` pins aws.regions (default: every enabled region, minus the exclusions)."""
     year = datetime.now(UTC).year
     config: dict[str, Any] = {
         "organization": estate.organization,
         "period": {"start": f"{year}-01-01", "end": f"{year}-12-31"},
         "aws": {
-            "regions": list(DEMO_REGIONS),
+            **({"regions": list(regions)} if regions else {}),
+            "exclude_regions": [dict(e) for e in DEMO_EXCLUDED_REGIONS if e["region"] not in (regions or ())],
             "organization": {"discover": True, "role_name": estate.role_name, "exclude": []},
             "retry_mode": "standard",
             "max_attempts": 5,
@@ -103,11 +115,14 @@ def write_demo_config(
     endpoints: DemoEndpoints | None = None,
     *,
     gcp_projects: list[str] | None = None,
+    regions: list[str] | None = None,
 ) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     path = output / "soc2-evidence.yaml"
     header = "# Written by `soc2-evidence demo`: the config a user would write for this estate.\n"
-    body = yaml.safe_dump(demo_config(estate, output, endpoints, gcp_projects=gcp_projects), sort_keys=False)
+    body = yaml.safe_dump(
+        demo_config(estate, output, endpoints, gcp_projects=gcp_projects, regions=regions), sort_keys=False
+    )
     path.write_text(header + body, encoding="utf-8")
     return path
 

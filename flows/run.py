@@ -334,11 +334,11 @@ def _execute_in(
         evidence_files += write_bundle(bundle, writer)
         api_calls += 1
         ident_ref = bundle.ref(ident.call.service, ident.call.operation)
+        # an account that cannot be entered: every regional check is `error` in its configured regions, or in
+        # region "*" when its regions were to be discovered (never a silent gap), and aws.scope too
+        regions = plans[t.id].examined if ident.ok else (plans[t.id].examined or ("*",))
         for provider, scopes in (
-            (
-                "aws",
-                _scopes_for("aws", plans[t.id].examined) + ([] if ident.ok else [(SCOPE_COLLECTOR, GLOBAL_REGION)]),
-            ),
+            ("aws", _scopes_for("aws", regions) + ([] if ident.ok else [(SCOPE_COLLECTOR, GLOBAL_REGION)])),
             ("access_review", _scopes_for("access_review")),
         ):
             for cid, region in scopes:
