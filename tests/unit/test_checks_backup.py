@@ -111,7 +111,10 @@ def test_require_customer_managed_fails_other_keys_and_errors_on_an_undescribed_
     results = by_resource(run_check(CHECK, backup_bundle(), {"require_customer_managed": True}))
     assert results[CMK].status == Status.PASS
     assert results[DEFAULT].status == Status.FAIL
-    assert "aws managed key" in results[DEFAULT].reason and "customer managed KMS key is required" in results[DEFAULT].reason
+    assert (
+        "aws managed key" in results[DEFAULT].reason
+        and "customer managed KMS key is required" in results[DEFAULT].reason
+    )
     assert results[AIRGAPPED].status == Status.FAIL
     err = results[LEGACY]
     assert err.status == Status.ERROR
