@@ -48,6 +48,7 @@ RECOVERY_POINT_TYPE = "AWS::Backup::RecoveryPoint"
 AWS_OWNED = "AWS_OWNED"
 AWS_MANAGED = "AWS_MANAGED"
 CUSTOMER_MANAGED = "CUSTOMER_MANAGED"
+LABELS = {AWS_OWNED: "AWS owned", AWS_MANAGED: "AWS managed", CUSTOMER_MANAGED: "customer managed"}
 
 
 def _vaults(pages: list[ApiCall]) -> list[dict[str, Any]]:
@@ -138,7 +139,7 @@ def _vault_result(
     kw: dict[str, Any] = {"evidence": ev, "expected": expected, "resource_type": VAULT_TYPE}
     if require_cmk and key_error is not None:
         return ctx.error(key_error, arn, **kw)
-    label = key_type.lower().replace("_", " ")
+    label = LABELS[key_type]
     note = ""
     if not verified:
         note = " (assumed: " + (
@@ -147,7 +148,7 @@ def _vault_result(
             else "no key ARN reported; AWS Backup's default is the AWS managed key aws/backup)"
         )
     if require_cmk and key_type != CUSTOMER_MANAGED:
-        reason = f"vault {name} is encrypted with an {label} key{note}; a customer managed KMS key is required"
+        reason = f"vault {name} is encrypted with the {label} key{note}; a customer managed KMS key is required"
         return ctx.failed(arn, observed=observed, reason=reason, **kw)
     return ctx.passed(arn, observed=observed, reason=f"vault {name} encrypted with {label} key{note}", **kw)
 

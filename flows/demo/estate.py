@@ -432,12 +432,14 @@ def seed_demo_estate(endpoint_url: str) -> DemoEstate:
         seed_rds(acct, ledger, keys)
         seed_dynamodb(acct, ledger, keys)
     # these build on member_session() below
+    from flows.demo.estate_h7 import seed_data_tier_h7
     from flows.demo.estate_iam import seed_iam_identities
     from flows.demo.estate_tls import seed_tls_estate
 
     expected = ledger.expected()
     merge_expected(expected, seed_iam_identities(endpoint_url, accounts))
     merge_expected(expected, seed_tls_estate(endpoint_url, accounts))
+    merge_expected(expected, seed_data_tier_h7(endpoint_url, accounts))
     return DemoEstate(
         organization=ORGANIZATION,
         organization_id=org_id,
@@ -455,8 +457,11 @@ def merge_expected(into: dict[str, Any], part: Mapping[str, Any]) -> None:
         for check_id, ids in part.get(key, {}).items():
             into.setdefault(key, {}).setdefault(check_id, []).extend(ids)
     into.setdefault("hostile_text", []).extend(part.get("hostile_text", []))
+    for service, ids in part.get("resources", {}).items():  # more resources of a service: counts follow
+        into.setdefault("resources", {}).setdefault(service, {}).update(ids)
+        into.setdefault("counts", {})[service] = len(into["resources"][service])
     for key, value in part.items():
-        if key not in ("non_compliant", "non_compliant_where", "hostile_text"):
+        if key not in ("non_compliant", "non_compliant_where", "hostile_text", "resources"):
             into.setdefault(key, value)
 
 

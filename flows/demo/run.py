@@ -20,6 +20,7 @@ from flows.access_review import start as start_access_review
 from flows.config import load_config
 from flows.demo.emulators import MotoEmulator
 from flows.demo.estate import DemoEstate, seed_demo_estate
+from flows.demo.estate_h7 import DEMO_THRESHOLDS as DATA_TIER_DEMO_THRESHOLDS
 from flows.demo.gcs_emulator import DEMO_THRESHOLDS as GCS_DEMO_THRESHOLDS
 from flows.demo.gcs_emulator import GcsEmulator, seed_gcp_estate
 from flows.demo.tls_servers import DemoEndpoints, start_demo_endpoints
@@ -78,9 +79,10 @@ def demo_config(
         },
         "output": str(output.resolve()),
     }
+    config["thresholds"] = dict(DATA_TIER_DEMO_THRESHOLDS)
     if gcp_projects:
         config["gcp"] = {"projects": list(gcp_projects)}
-        config["thresholds"] = dict(GCS_DEMO_THRESHOLDS)
+        config["thresholds"].update(GCS_DEMO_THRESHOLDS)
     exceptions = output / "exceptions.yaml"
     exceptions.write_text(demo_exceptions(datetime.now(UTC).date()), encoding="utf-8")
     config["exceptions"] = str(exceptions.resolve())

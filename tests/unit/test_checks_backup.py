@@ -112,7 +112,7 @@ def test_require_customer_managed_fails_other_keys_and_errors_on_an_undescribed_
     assert results[CMK].status == Status.PASS
     assert results[DEFAULT].status == Status.FAIL
     assert (
-        "aws managed key" in results[DEFAULT].reason
+        "the AWS managed key" in results[DEFAULT].reason
         and "customer managed KMS key is required" in results[DEFAULT].reason
     )
     assert results[AIRGAPPED].status == Status.FAIL
