@@ -455,7 +455,9 @@ def merge_expected(into: dict[str, Any], part: Mapping[str, Any]) -> None:
     """Fold one seeding module's expectations into the estate's."""
     for key in ("non_compliant", "non_compliant_where"):
         for check_id, ids in part.get(key, {}).items():
-            into.setdefault(key, {}).setdefault(check_id, []).extend(ids)
+            merged = into.setdefault(key, {}).setdefault(check_id, [])
+            merged.extend(ids)
+            merged.sort()  # two parts may name the same check (aws.kms.key_rotation): keep the order sorted
     into.setdefault("hostile_text", []).extend(part.get("hostile_text", []))
     for service, ids in part.get("resources", {}).items():  # more resources of a service: counts follow
         into.setdefault("resources", {}).setdefault(service, {}).update(ids)
