@@ -439,7 +439,7 @@ def seed_demo_estate(endpoint_url: str) -> DemoEstate:
     expected = ledger.expected()
     merge_expected(expected, seed_iam_identities(endpoint_url, accounts))
     merge_expected(expected, seed_tls_estate(endpoint_url, accounts))
-    merge_expected(expected, seed_data_tier_h7(endpoint_url, accounts))
+    merge_expected(expected, seed_data_tier_h7(endpoint_url, accounts, functools.partial(member_session, endpoint_url)))
     return DemoEstate(
         organization=ORGANIZATION,
         organization_id=org_id,

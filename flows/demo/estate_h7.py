@@ -1,7 +1,8 @@
 """Dexo.chat's data tier part B and privileged roles, seeded over HTTP into a moto server.
 
-seed_data_tier_h7(endpoint_url, accounts) adds, inside the accounts seed_demo_estate made (through
-flows.demo.estate.member_session), a pass and a fail for each of aws.backup.vault_encryption,
+seed_data_tier_h7(endpoint_url, accounts, session_for) adds, inside the accounts seed_demo_estate made
+(session_for(account_id) is flows.demo.estate.member_session bound to the endpoint, passed in so that this
+module does not import the estate module that calls it), a pass and a fail for each of aws.backup.vault_encryption,
 aws.sqs.encryption, aws.sns.encryption, aws.logs.encryption, aws.secretsmanager.rotation,
 aws.iam.privileged_roles and a key pending deletion for aws.kms.key_rotation; it returns the
 expected non-compliant resources in the tool's resource_id format, to merge into the estate's.
@@ -22,12 +23,11 @@ it, so it is added here.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import boto3
 from botocore.config import Config
-
-from flows.demo.estate import member_session
 
 __all__ = ["DEMO_THRESHOLDS", "seed_data_tier_h7"]
 
@@ -55,9 +55,9 @@ def _doc(*statements: Mapping[str, Any]) -> str:
 
 
 class _Seeder:
-    def __init__(self, endpoint_url: str, key: str, account_id: str) -> None:
+    def __init__(self, endpoint_url: str, key: str, account_id: str, session: boto3.Session) -> None:
         self.key, self.id = key, account_id
-        self.session = member_session(endpoint_url, account_id)
+        self.session = session
         self.endpoint_url = endpoint_url
         self.failing: list[tuple[str, str, str]] = []  # (check id, region, resource id)
 
@@ -158,12 +158,15 @@ def _roles(s: _Seeder) -> None:
         iam.create_service_linked_role(AWSServiceName="elasticbeanstalk.amazonaws.com")
 
 
-def seed_data_tier_h7(endpoint_url: str, accounts: Mapping[str, str]) -> dict[str, Any]:
-    """Seed every account in `accounts` ("management" / "prod" / "staging" -> id); return expectations."""
+def seed_data_tier_h7(
+    endpoint_url: str, accounts: Mapping[str, str], session_for: Callable[[str], boto3.Session]
+) -> dict[str, Any]:
+    """Seed every account in `accounts` ("management" / "prod" / "staging" -> id), entered with
+    session_for(account_id); return the expectations to merge into the estate's."""
     failing: dict[str, list[list[str]]] = {c: [] for c in CHECKS}
     pending: dict[str, list[str]] = {}
     for key, account_id in accounts.items():
-        s = _Seeder(endpoint_url, key, account_id)
+        s = _Seeder(endpoint_url, key, account_id, session_for(account_id))
         _backup(s)
         _queues_and_topics(s)
         _logs(s)
