@@ -256,5 +256,6 @@ def test_the_generated_least_privilege_policy_is_enough(estate, collector_id, mo
     )
     with enable_iam_authentication():
         refused = collect(collector_id, nobody)
-    codes = {c.error.code for calls in refused.bundle.calls.values() for c in calls if c.error}
-    assert codes & ACCESS_DENIED_CODES, codes
+    errors = [c.error for calls in refused.bundle.calls.values() for c in calls if c.error]
+    # moto answers some JSON-protocol denials with a body botocore cannot parse: the code is then "403"
+    assert any(e.code in ACCESS_DENIED_CODES or e.http_status == 403 for e in errors), errors
