@@ -35,6 +35,7 @@ from controls.mapping import control_results
 from flows.accounts import AccountTarget, Discovery
 from flows.collect import ScopeOutcome
 from flows.config import AppConfig
+from flows.gcp_projects import ProjectDiscovery
 from flows.notifications import mark_new_failures
 from flows.regions import RegionPlan
 from flows.task_runners import describe_task_runner
@@ -104,6 +105,7 @@ def finish_run(
     previous: list[RunInfo],
     targets: list[AccountTarget],
     region_plans: Mapping[str, RegionPlan] | None = None,
+    gcp_discovery: ProjectDiscovery | None = None,
     discovery: Discovery | None,
     discovered: list[DiscoveredEndpoint],
     callers: dict[str, str],
@@ -167,7 +169,8 @@ def finish_run(
             "inactive": discovery.inactive,
             "error": discovery.failure.error.to_json() if discovery.failure and discovery.failure.error else None,
         },
-        "gcp_projects": list(cfg.gcp.projects),
+        "gcp_projects": list(gcp_discovery.projects if gcp_discovery else cfg.gcp.projects),
+        "gcp_discovery": gcp_discovery.to_json() if gcp_discovery else None,
         "endpoints": [f"{e.host}:{e.port}" for e in cfg.endpoints.targets],
         "endpoints_discovered": [{"endpoint": d.label, "source": d.source} for d in discovered],
     }

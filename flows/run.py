@@ -42,6 +42,7 @@ from flows.collect import (
 )
 from flows.config import AppConfig, Endpoint, load_config
 from flows.finish import RunOutcome, finish_run
+from flows.gcp_projects import resolve_projects
 from flows.regions import SCOPE_COLLECTOR, plan_regions
 from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
@@ -268,7 +269,8 @@ def _execute_in(
         pending.append((scope, fut))
 
     # GCP projects and TLS endpoints need no account identification: start them first
-    for project in cfg.gcp.projects:
+    gcp = resolve_projects(cfg.gcp.projects, cfg.gcp.discover, tunings.gcp)  # None: no discovery asked
+    for project in gcp.projects if gcp else cfg.gcp.projects:
         if accounts is None or project in accounts:
             for cid, region in _scopes_for("gcp"):
                 submit(Target("gcp", project), region, cid)
@@ -282,6 +284,9 @@ def _execute_in(
     outcomes: list[ScopeOutcome] = []
     evidence_files: list[dict[str, Any]] = []
     api_calls = 0
+    if gcp is not None and gcp.recorder is not None:  # the projects.list pages are evidence
+        evidence_files += write_bundle(gcp.recorder.bundle, writer)
+        api_calls += gcp.recorder.api_calls
     if discovery is not None and discovery.recorder is not None:
         evidence_files += write_bundle(discovery.recorder.bundle, writer)
         api_calls += discovery.recorder.api_calls
@@ -376,6 +381,7 @@ def _execute_in(
         previous=previous,
         targets=[replace(t, regions=plans[t.id].examined) for t in targets],
         region_plans=plans,
+        gcp_discovery=gcp,
         discovery=discovery,
         discovered=discovered,
         callers=callers,

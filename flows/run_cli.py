@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from flows.cli_common import EXIT_OK, load_inputs
+from flows.gcp_projects import discovery_lines
 from flows.regions import summary_lines
 
 
@@ -40,8 +41,9 @@ def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
         f"Run {outcome.run_id}: {len(outcome.findings)} findings "
         f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}), {outcome.api_calls} API calls"
     )
-    if region_lines := summary_lines(outcome.manifest.get("scope", {})):
-        print("Regions per AWS account:")
+    scope = outcome.manifest.get("scope", {})
+    if region_lines := summary_lines(scope) + discovery_lines(scope.get("gcp_discovery")):
+        print("Scope (regions per AWS account, GCP projects):")
         print("\n".join(region_lines))
     errors = statuses.get("error", 0)
     if errors:

@@ -137,7 +137,12 @@ def cover_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
 
 def scope_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
     scope = view.data.scope
-    labels = {"aws_accounts": "AWS account", "gcp_projects": "GCP project", "endpoints": "Endpoint"}
+    labels = {
+        "aws_accounts": "AWS account",
+        "gcp_projects": "GCP project",
+        "gcp_discovery": "GCP projects: named vs visible",
+        "endpoints": "Endpoint",
+    }
     for key in (*labels, *(k for k in scope if k not in labels)):
         entries = scope.get(key)
         label = labels.get(key, key)

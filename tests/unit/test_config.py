@@ -791,3 +791,12 @@ def test_the_roles_this_tool_assumes_are_the_privileged_roles_checks_tool_roles(
     assert load_config(write(tmp_path, explicit, "e.yaml")).thresholds["aws.iam.privileged_roles"] == {
         "tool_roles": ["only-this"]
     }
+
+
+def test_gcp_projects_may_be_discover(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + "gcp: {projects: discover}\n"))
+    assert cfg.gcp.discover is True and cfg.gcp.projects == ()
+    both = load_config(write(tmp_path, MINIMAL + "gcp: {projects: [dexo-prod], discover: true}\n", "b.yaml"))
+    assert both.gcp.discover is True and both.gcp.projects == ("dexo-prod",)
+    message = config_error(write(tmp_path, MINIMAL + "gcp: {projects: everything}\n", "c.yaml"))
+    assert "gcp.projects: expected a list of project ids or 'discover', got 'everything'" in message
