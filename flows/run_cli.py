@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from demo.run import run_demo
 
-    outcome, review = run_demo(Path(args.output), concurrency=args.concurrency)
+    outcome, review = run_demo(Path(args.output), concurrency=args.concurrency, all_regions=args.all_regions)
     print_summary(outcome)
     print(
         f"\nAccess review {review.review_id} issued: {len(review.principals)} principals to decide in\n"
@@ -84,4 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="run the flow on the embedded Dexo.chat demo estate (local emulators)")
     demo.add_argument("--output", default="demo-output", help="output directory (default demo-output)")
     demo.add_argument("--concurrency", type=int)
+    demo.add_argument(
+        "--all-regions", action="store_true", help="examine every enabled region, not only those with demo workloads"
+    )
     demo.set_defaults(func=cmd_demo)

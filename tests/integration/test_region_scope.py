@@ -56,8 +56,8 @@ def test_resources_in_a_region_outside_aws_regions_fail_region_coverage(estate) 
         "eu-west-1" in coverage["eu-west-1"].reason and "not in the configured regions" in coverage["eu-west-1"].reason
     )
     assert str(coverage["us-east-1"].status) == "pass"
-    # the demo's exclusions are not in the list: they fail too, as any enabled region nobody looked at
-    assert str(coverage["ap-northeast-1"].status) == "fail"
+    # the demo's exclusions (every region without workloads, with its reason) still pass
+    assert str(coverage["ap-northeast-1"].status) == "pass" and "excluded" in coverage["ap-northeast-1"].reason
     # no regional collector ran in eu-west-1: the region's volumes, databases and tables produced no finding
     # (S3 is listed account-wide and files each bucket under its own region: not a regional collector)
     regional = ("aws.ebs.", "aws.rds.", "aws.dynamodb.")
@@ -91,12 +91,17 @@ def test_denied_describe_regions_is_error_and_states_the_regions_examined(estate
     assert str(result.status) == "error"
     assert result.observed["missing_permission"] == "ec2:DescribeRegions"
     assert result.observed["regions_basis"] == "fallback"
-    assert result.observed["regions_examined"] == list(DEFAULT_ENABLED_REGIONS)  # never us-east-1 alone
+    # the regions every account has enabled by default, minus the config's exclusions: never us-east-1 alone
+    excluded = {e["region"] for e in outcome.manifest["config"]["aws"]["exclude_regions"]}
+    fallback = [r for r in DEFAULT_ENABLED_REGIONS if r not in excluded]
+    assert fallback == ["eu-west-1", "us-east-1"]
+    assert result.observed["regions_examined"] == fallback
+    assert "examined instead: eu-west-1, us-east-1" in result.reason
     (account,) = outcome.manifest["scope"]["aws_accounts"]
-    assert account["regions"] == list(DEFAULT_ENABLED_REGIONS)
+    assert account["regions"] == fallback and account["regions_basis"] == "fallback"
     assert account["regions_discovery_error"].startswith("ec2:DescribeRegions: UnauthorizedOperation")
     ebs = {f.result.region for f in outcome.findings if f.result.check_id == "aws.ebs.default_encryption"}
-    assert ebs == set(DEFAULT_ENABLED_REGIONS)
+    assert ebs == set(fallback)
     assert reevaluate(outcome.run_dir).identical
 
 
