@@ -27,7 +27,9 @@ CHECK = "aws.scope.region_coverage"
 @pytest.fixture(scope="module")
 def estate(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory):
     with MotoEmulator() as moto, moto.use_env():
+        moto.reset()  # moto's state is per process: other tests may have seeded it
         yield moto, seed_demo_estate(moto.endpoint_url), tmp_path_factory.mktemp("regions")
+        moto.reset()
 
 
 def _staging_volumes(moto: MotoEmulator, demo: DemoEstate, region: str) -> list[str]:
