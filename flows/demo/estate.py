@@ -432,12 +432,14 @@ def seed_demo_estate(endpoint_url: str) -> DemoEstate:
         seed_rds(acct, ledger, keys)
         seed_dynamodb(acct, ledger, keys)
     # these build on member_session() below
+    from flows.demo.estate_h6 import seed_data_tier_estate
     from flows.demo.estate_iam import seed_iam_identities
     from flows.demo.estate_tls import seed_tls_estate
 
     expected = ledger.expected()
     merge_expected(expected, seed_iam_identities(endpoint_url, accounts))
     merge_expected(expected, seed_tls_estate(endpoint_url, accounts))
+    merge_expected(expected, seed_data_tier_estate(endpoint_url, accounts))
     return DemoEstate(
         organization=ORGANIZATION,
         organization_id=org_id,
