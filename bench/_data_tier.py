@@ -149,27 +149,31 @@ def seed_data_tier_scale(
     return counts
 
 
-def calls_per_resource(calls: Mapping[str, int], counts: DataTierCounts) -> list[tuple[str, int, int]]:
-    """(what, API calls counted at the emulator, resources) for each data-tier collector's operations."""
+def calls_per_resource(
+    calls: Mapping[str, int], by_collector: Mapping[str, int], counts: DataTierCounts
+) -> list[tuple[str, int, int]]:
+    """(what, API calls, resources) for each data-tier collector. RDS and EBS share their collectors with other
+    checks, so their operations are counted at the emulator; EFS and OpenSearch speak REST-JSON, which the
+    emulator does not name (its "Unknown"), so their collectors' own counts from the manifest are used."""
     rows = [
         (
             "RDS snapshots (DescribeDB[Cluster]Snapshots)",
-            ("DescribeDBSnapshots", "DescribeDBClusterSnapshots"),
+            sum(calls.get(op, 0) for op in ("DescribeDBSnapshots", "DescribeDBClusterSnapshots")),
             counts.rds_manual_snapshots + counts.db_instances,
         ),
         (
             "RDS transport, per DB instance (parameters)",
-            ("DescribeDBParameters", "DescribeDBClusterParameters"),
+            sum(calls.get(op, 0) for op in ("DescribeDBParameters", "DescribeDBClusterParameters")),
             counts.db_instances,
         ),
-        ("EBS snapshots (DescribeSnapshots)", ("DescribeSnapshots",), counts.ebs_snapshots),
+        ("EBS snapshots (DescribeSnapshots)", calls.get("DescribeSnapshots", 0), counts.ebs_snapshots),
         (
-            "ElastiCache groups + clusters",
-            ("DescribeReplicationGroups", "DescribeCacheClusters"),
+            "ElastiCache groups + clusters (collector)",
+            by_collector.get("aws.elasticache", 0),
             counts.replication_groups + counts.memcached_clusters,
         ),
-        ("EFS file systems", ("DescribeFileSystems", "DescribeFileSystemPolicy"), counts.file_systems),
-        ("OpenSearch domains", ("ListDomainNames", "DescribeDomains"), counts.domains),
-        ("Redshift clusters", ("DescribeClusters", "DescribeClusterParameters"), counts.warehouses),
+        ("EFS file systems (collector)", by_collector.get("aws.efs", 0), counts.file_systems),
+        ("OpenSearch domains (collector)", by_collector.get("aws.opensearch", 0), counts.domains),
+        ("Redshift clusters (collector)", by_collector.get("aws.redshift", 0), counts.warehouses),
     ]
-    return [(label, sum(calls.get(op, 0) for op in ops), n) for label, ops, n in rows]
+    return rows

@@ -113,6 +113,7 @@ def main() -> int:
                     rss.peak,
                     counts,
                     outcome.manifest["orchestration"],
+                    outcome.manifest["collectors"],
                 )
             )
 
@@ -121,7 +122,7 @@ def main() -> int:
         f"{'mode':14} {'wall s':>8} {'collect s':>9} {'API calls':>9} {'resources':>9} {'res/s':>7} "
         f"{'peak RSS MB':>11}  orchestration"
     )
-    for label, wall, collect, calls, res, peak, _, orch in rows:
+    for label, wall, collect, calls, res, peak, _, orch, _ in rows:
         print(
             f"{label:14} {wall:8.1f} {collect:9.1f} {calls:9d} {res:9d} {res / wall:7.1f} {peak / 2**20:11.0f}  "
             f"{orch['max_workers']} tasks x {orch['per_task_concurrency']} calls"
@@ -131,9 +132,15 @@ def main() -> int:
     print("\nAPI calls per operation (default run):")
     for op, n in sorted(rows[0][6].items(), key=lambda kv: -kv[1]):
         print(f"  {op:32} {n:6d}")
+    print("\nslowest collector tasks (default run):")
+    for entry in sorted(rows[0][8], key=lambda e: -e["duration_s"])[:6]:
+        print(f"  {entry['collector']:18} {entry['account']} {entry['region']:10} {entry['duration_s']:6.1f} s")
     if not args.no_data_tier:
         print("\ndata tier, API calls per resource (default run):")
-        for label, calls, resources in calls_per_resource(rows[0][6], tier):
+        by_collector = Counter()
+        for entry in rows[0][8]:
+            by_collector[entry["collector"]] += entry["api_calls"]
+        for label, calls, resources in calls_per_resource(rows[0][6], by_collector, tier):
             print(f"  {label:44} {calls:5d} calls / {resources:5d} = {calls / max(resources, 1):.3f}")
     return 0
 
