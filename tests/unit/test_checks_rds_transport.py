@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
+from collectors.aws.base import AwsFetchContext, AwsTuning, classify_error
 from collectors.aws.rds_transport import engine_rule
+from collectors.evidence import Recorder
+from collectors.registry import collectors
 from controls import Status
 from tests.helpers import Fail, bundle_from_calls, by_resource, fixture, ref_ops, run_check, scope
 
@@ -195,3 +200,32 @@ def test_engine_model(engine, version, parameter, default):
     found, found_default, why = engine_rule(engine, version)
     assert (found, found_default) == (parameter, default), why
     assert why
+
+
+def test_fetch_reads_each_parameter_group_in_use_once_and_pages_it():
+    """The production fetch on botocore's Stubber: distinct groups of standalone instances (not of cluster
+    members) and of clusters, each listed whole (no Source filter) with its Marker pages."""
+    client = boto3.client("rds", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(client)
+    two = {"DBInstances": [INSTANCES["DBInstances"][2], INSTANCES["DBInstances"][8]]}  # pg14-forced, orders-1
+    stub.add_response("describe_db_instances", two, {"MaxRecords": 100})
+    stub.add_response("describe_db_clusters", {"DBClusters": CLUSTERS["DBClusters"][:1]}, {"MaxRecords": 100})
+    stub.add_response("describe_db_snapshots", {"DBSnapshots": []}, {"MaxRecords": 100})
+    stub.add_response("describe_db_cluster_snapshots", {"DBClusterSnapshots": []}, {"MaxRecords": 100})
+    group = {"DBParameterGroupName": "pg14-tls", "MaxRecords": 100}
+    stub.add_response("describe_db_parameters", {"Parameters": [], "Marker": "m2"}, group)
+    stub.add_response("describe_db_parameters", PARAMS["pg14-tls"], {**group, "Marker": "m2"})
+    cluster_group = {"DBClusterParameterGroupName": "apg-tls", "MaxRecords": 100}
+    stub.add_response("describe_db_cluster_parameters", CLUSTER_PARAMS["apg-tls"], cluster_group)
+    spec = collectors()["aws.rds"]
+    recorder = Recorder(SCOPE, spec.operations, classify_error)
+    ctx = AwsFetchContext(boto3.Session(), SCOPE.account, SCOPE.region, recorder, AwsTuning(concurrency=1))
+    ctx._clients["rds@us-east-1"] = client
+    with stub:
+        spec.fetch(ctx)
+        stub.assert_no_pending_responses()
+    assert recorder.api_calls == 7
+    results = by_resource(run_check(CHECK, recorder.bundle))
+    assert results[db("pg14-forced")].status == Status.PASS
+    assert results[cl("orders")].status == Status.PASS
+    assert results[db("orders-1")].status == Status.NOT_APPLICABLE
