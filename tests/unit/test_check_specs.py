@@ -63,3 +63,24 @@ def test_registry_walks_the_provider_packages_once(monkeypatch):
     assert {c.spec.id for c in registry.checks_for("aws.s3")} >= {"aws.s3.default_encryption"}
     checks()
     assert walks == []
+
+
+def test_every_module_of_the_provider_packages_is_loaded():
+    """The registry lists the provider packages one level deep: a module inside a
+    sub-package (e.g. collectors/aws/iam/) registers its checks only if the
+    sub-package's __init__ imports it. A check module nobody imports would be
+    silently missing from every run; this walks the packages recursively."""
+    import importlib
+    import pkgutil
+    import sys
+
+    from collectors.registry import PROVIDER_PACKAGES
+
+    collectors()  # loaded
+    loaded = set(sys.modules)  # before the walk below, which imports sub-packages itself
+    every = []
+    for package in PROVIDER_PACKAGES:
+        pkg = importlib.import_module(package)
+        every += [m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}.")]
+    assert "collectors.aws.iam.checks_root" in every
+    assert [m for m in every if m not in loaded] == []

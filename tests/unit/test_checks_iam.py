@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from collectors.aws import iam as iam_module
 from collectors.aws.base import classify_error
+from collectors.aws.iam import collector as iam_collector
+from collectors.aws.iam.policy import admin_statement
 from collectors.evidence import Recorder
 from controls import Status
 from tests.helpers import ACCOUNT, Fail, bundle_from_calls, by_resource, fixture, ref_ops, run_check, scope
@@ -458,7 +459,7 @@ def test_privileged_user_missing_from_the_report_is_an_error():
     ],
 )
 def test_admin_statement(doc, expected):
-    assert iam_module.admin_statement(doc) == expected
+    assert admin_statement(doc) == expected
 
 
 # --- aws.iam.direct_user_policies
@@ -561,7 +562,7 @@ class FakeCtx:
 
     def __init__(self, client: FakeIam) -> None:
         self._client = client
-        self.recorder = Recorder(SCOPE, iam_module.OPERATIONS, classify_error)
+        self.recorder = Recorder(SCOPE, iam_collector.OPERATIONS, classify_error)
 
     def client(self, service: str) -> FakeIam:
         assert service == "iam"
@@ -581,15 +582,15 @@ def fake_time(monkeypatch):
         sleeps.append(seconds)
         now[0] += seconds
 
-    monkeypatch.setattr(iam_module, "_sleep", sleep)
-    monkeypatch.setattr(iam_module, "_clock", lambda: now[0])
+    monkeypatch.setattr(iam_collector, "_sleep", sleep)
+    monkeypatch.setattr(iam_collector, "_clock", lambda: now[0])
     return sleeps
 
 
 def test_fetch_polls_with_exponential_backoff_then_reads_the_report(fake_time):
     client = FakeIam(["STARTED", "INPROGRESS", "INPROGRESS", "COMPLETE"])
     ctx = FakeCtx(client)
-    iam_module.fetch(ctx)
+    iam_collector.fetch(ctx)
     assert fake_time == [0.2, 0.4, 0.8]
     bundle = ctx.recorder.bundle
     assert [c.response["State"] for c in bundle.all("iam", "GenerateCredentialReport")] == [
@@ -612,8 +613,8 @@ def test_fetch_polls_with_exponential_backoff_then_reads_the_report(fake_time):
 def test_fetch_gives_up_after_the_time_limit_without_reading_a_report(fake_time):
     client = FakeIam(["INPROGRESS"])
     ctx = FakeCtx(client)
-    iam_module.fetch(ctx)
-    assert sum(fake_time) == pytest.approx(iam_module.REPORT_POLL_LIMIT_S)
+    iam_collector.fetch(ctx)
+    assert sum(fake_time) == pytest.approx(iam_collector.REPORT_POLL_LIMIT_S)
     assert fake_time[:3] == [0.2, 0.4, 0.8]
     assert "GetCredentialReport" not in client.calls
     polls = len(ctx.recorder.bundle.all("iam", "GenerateCredentialReport"))
@@ -626,7 +627,7 @@ def test_fetch_gives_up_after_the_time_limit_without_reading_a_report(fake_time)
 def test_fetch_reads_an_existing_report_when_generate_is_denied(fake_time):
     client = FakeIam(["COMPLETE"], fail_generate=True)
     ctx = FakeCtx(client)
-    iam_module.fetch(ctx)
+    iam_collector.fetch(ctx)
     assert client.calls.count("GenerateCredentialReport") == 1
     assert "GetCredentialReport" in client.calls
     assert fake_time == []
