@@ -12,6 +12,7 @@ Exit codes: 0 a completed run or command (whatever the control results),
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -88,3 +89,15 @@ def resolve_run(spec: str, output: Path, runs: list):  # -> reports.store.RunInf
     if not matches:
         raise BadInput(f"run {spec!r}: not found among the completed runs in {output / 'runs'}")
     raise BadInput(f"run {spec!r}: ambiguous, matches {', '.join(r.run_id for r in matches[:5])}")
+
+
+def parse_interval(text: str):  # -> timedelta
+    """An interval option (6h, 1d, 7d; units m, h, d, w) for argparse's type=."""
+    import re
+    from datetime import timedelta
+
+    m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text or "")
+    if not m or int(m.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"invalid interval {text!r}: expected e.g. 6h, 1d, 7d (units m, h, d, w)")
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+    return timedelta(**{unit: int(m.group(1))})

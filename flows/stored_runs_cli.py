@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from flows.cli_common import EXIT_INTERNAL, EXIT_OK, BadInput
+from flows.cli_common import EXIT_INTERNAL, EXIT_OK, BadInput, parse_interval
 from flows.cli_common import local_view as _local_view
 from flows.cli_common import resolve_run as _resolve_run
 
@@ -152,17 +152,6 @@ def _print_drift(drift, limit: int) -> None:  # drift: reports.drift.Drift
             print(f"  ... and {len(items) - limit} more (--format json lists them all)")
     if drift.new:
         print(f"\n{len(drift.new)} new resource(s) this run")
-
-
-def parse_interval(text: str):  # -> timedelta
-    import re
-    from datetime import timedelta
-
-    m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text or "")
-    if not m or int(m.group(1)) == 0:
-        raise argparse.ArgumentTypeError(f"invalid interval {text!r}: expected e.g. 6h, 1d, 7d (units m, h, d, w)")
-    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
-    return timedelta(**{unit: int(m.group(1))})
 
 
 def cmd_history(args: argparse.Namespace) -> int:

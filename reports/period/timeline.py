@@ -186,7 +186,7 @@ def load_timeline(
     if end <= start:
         raise PeriodError(f"the period starts {first_day}, in the future: nothing to report yet")
     output = Path(output)
-    infos = [(info, _started(info)) for info in completed_runs(output)]
+    infos = [(info, run_started(info)) for info in completed_runs(output)]
     inside = [(i, t) for i, t in infos if start <= t < end]
     before = [(i, t) for i, t in infos if t < start]
     runs_dir = output / "runs"
@@ -231,7 +231,8 @@ def attribute(
     return out
 
 
-def _started(info: RunInfo) -> datetime:
+def run_started(info: RunInfo) -> datetime:
+    """A run's start time: the manifest's started_at, else the time in its run ID."""
     return (
         parse_time(str(info.manifest.get("started_at", "")))
         or _run_id_time(info.run_id)
