@@ -6,9 +6,10 @@ Columns (`columns`):
   start time (UTC), the run before the period first when it evidences the period's start; each
   stretch no run evidences (a missed run, the time before the first run) gets a column of its
   own ("not evidenced 7d"), every cell *not evidenced*, so a gap is visible where it happened;
-- per ISO week (Monday 00:00 UTC) beyond that: a cell is the worst status of the stretches
-  (`Timeline.segments`) that overlap the week, worst first: deficient, not evidenced,
-  incomplete, no evidence, effective.
+- per ISO week (Monday 00:00 UTC) beyond that: a cell is the worst status of the runs started
+  that week, worst first: deficient, not evidenced, incomplete, no evidence, effective; a week
+  without a completed run is *not evidenced*. (The shares stay exact either way: they come from
+  the time line, not from the cells.)
 
 The shares are `Timeline.shares`: the fraction of the period attributed to each status, with
 the time no run evidences as *not evidenced* (see reports.period.timeline for the rule).
@@ -82,13 +83,12 @@ def cell(timeline: Timeline, control_id: str, column: TimeColumn) -> str:
         return timeline.run(column.run_id).status_of(control_id) or NOT_IN_CATALOG
     assert column.week is not None
     lo, hi = column.week
-    found: set[str] = set()
-    for seg in timeline.segments:
-        if seg.end <= lo or seg.start >= hi:
-            continue
-        status = timeline.run(seg.run_id).status_of(control_id) if seg.run_id else None
-        found.add(status if status in WORST_FIRST else NOT_EVIDENCED)
+    found = {timeline_status(r.status_of(control_id)) for r in timeline.runs if lo <= r.started_at < hi}
     return next((s for s in WORST_FIRST if s in found), NOT_EVIDENCED)
+
+
+def timeline_status(status: str | None) -> str:
+    return status if status in WORST_FIRST else NOT_EVIDENCED
 
 
 def matrix_rows(timeline: Timeline, cols: list[TimeColumn]) -> Iterator[tuple[Any, ...]]:

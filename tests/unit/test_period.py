@@ -247,3 +247,21 @@ def test_no_runs_at_all_is_one_gap_and_nothing_evidenced(tmp_path: Path) -> None
         c["Runs found (completed, started in the period)"] == 0 and c["First run"] == "no completed run in the period"
     )
     assert c["Gaps longer than the schedule interval"] == 1 and c["Time not evidenced by any run"].startswith("91d")
+
+
+def test_weekly_columns_show_the_missed_week(report: Any, tmp_path: Path) -> None:
+    from reports.period import write_period_workbook
+
+    path = tmp_path / "weeks.xlsx"
+    write_period_workbook(path, "Dexo.chat", report.timeline, report.scanned, matrix="weeks")
+    rows = list(openpyxl.load_workbook(path, read_only=True)["Control matrix"].iter_rows(values_only=True))
+    header, enc1 = rows[0], dict(zip(rows[0], rows[1], strict=True))
+    assert header[8:] == tuple(f"2026-W{w:02d}" for w in range(2, 15))  # 13 ISO weeks, Jan 5 is in W02
+    assert [enc1[f"2026-W{w:02d}"] for w in (5, 6, 7, 8, 9)] == [
+        "effective",  # week 3 of the period: fixed
+        "deficient",
+        "effective",
+        "not evidenced",  # the missed week
+        "effective",
+    ]
+    assert enc1["Effective % of period"] == pytest.approx(round(21 / 91 * 100, 2))  # shares do not change
