@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -144,10 +145,12 @@ def generate(out: Path, runs: int, n: int) -> None:
 
 def measure(out: Path, runs: int) -> None:
     from _common import PeakRss
+
     from reports.period import load_timeline, period_workbook_name, scan, write_period_workbook
 
     last = FIRST + timedelta(weeks=runs + 1) - timedelta(days=1)  # the runs and the missed week
     now = datetime(2027, 6, 1, tzinfo=UTC)
+    cpu0 = time.process_time()
     with PeakRss() as peak:
         t0 = time.perf_counter()
         timeline = load_timeline(out, FIRST, last, timedelta(days=7), now=now)
@@ -165,6 +168,7 @@ def measure(out: Path, runs: int) -> None:
                 "scan": t2 - t1,
                 "write": t3 - t2,
                 "total": t3 - t0,
+                "cpu": time.process_time() - cpu0,
                 "peak_mb": peak.peak / 2**20,
                 "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "runs": len(timeline.runs),
@@ -210,15 +214,19 @@ def main() -> None:
         r = json.loads(proc.stdout)
         print(
             f"{'runs':>5} {'findings':>10} {'episodes':>9} {'load s':>7} {'scan s':>7} {'write s':>8} {'wall s':>7} "
-            f"{'peak RSS MB':>12}"
+            f"{'CPU s':>6} {'peak RSS MB':>12}"
         )
         print(
             f"{r['runs']:5d} {r['findings']:10,d} {r['episodes']:9,d} {r['timeline']:7.2f} {r['scan']:7.2f} "
-            f"{r['write']:8.2f} {r['total']:7.2f} {r['peak_mb']:12.0f}"
+            f"{r['write']:8.2f} {r['total']:7.2f} {r['cpu']:6.1f} {r['peak_mb']:12.0f}"
         )
         print(
             f"\ngaps {r['gaps']}, chain problems {r['chain_problems']}, workbook {r['workbook_mb']:.1f} MB; "
             f"ru_maxrss {r['maxrss_mb']:.0f} MB; target: peak RSS <= 500 MB"
+        )
+        print(
+            f"CPU s = user+sys of the measured process: wall time stretches with the machine's load (load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs now)"
         )
     finally:
         if not args.keep:

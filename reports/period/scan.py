@@ -114,11 +114,10 @@ def scan(timeline: Timeline, *, progress: Callable[[PeriodRun], None] | None = N
         if progress:
             progress(run)
         rc = counts[run.run_id] = RunCounts(run.run_id)
-        per_control = rc.per_control
+        tally: Counter[tuple[tuple[str, ...], str]] = Counter()  # (control_ids, status): one add per finding
         for row in _rows(run, rc):
             status = row.status
-            for cid in row.control_ids:
-                per_control.setdefault(cid, Counter())[status] += 1
+            tally[row.control_ids, status] += 1
             key: Key = row[:5]  # type: ignore[assignment]
             ep = open_.get(key)
             if ep is not None:
@@ -136,6 +135,9 @@ def scan(timeline: Timeline, *, progress: Callable[[PeriodRun], None] | None = N
                     closed.append(open_.pop(key))
                 elif status == "error":
                     ep.runs_error += 1
+        for (cids, status), n in tally.items():
+            for cid in cids:
+                rc.per_control.setdefault(cid, Counter())[status] += n
         before = None  # only the period's first run is compared with the run before it
         if not rc.findings_sha256:
             continue  # findings unreadable: nothing is known to be gone
