@@ -69,6 +69,8 @@ def cmd_period(args: argparse.Namespace) -> int:
 
 
 def print_period(report, format_duration) -> None:  # report: reports.period.PeriodReport
+    from reports.period.timeline import SHARE_BUCKETS
+
     tl = report.timeline
     print(
         f"Period {tl.first_day} to {tl.last_day}: {len(tl.runs)} completed run(s), {tl.expected_runs} expected "
@@ -81,13 +83,15 @@ def print_period(report, format_duration) -> None:  # report: reports.period.Per
         print(f"Hash chain: {'verified' if not problems else f'{len(problems)} problem(s)'} across the period")
     for p in problems:
         print(f"  {p}")
+    if tl.control_ids():
+        print(f"Share of the period per control ({', '.join(SHARE_BUCKETS).replace('_', ' ')}):")
     for cid in tl.control_ids():
         shares = tl.shares(cid)
-        print(f"  {cid:12} effective {shares['effective'] * 100:6.2f}% of the period")
+        print(f"  {cid:12} " + "  ".join(f"{shares[b] * 100:6.2f}%" for b in SHARE_BUCKETS))
     print(f"Period report: {report.path}")
 
 
-def _sample_runs(args: argparse.Namespace, cfg) -> tuple[str, list, Path]:  # -> (source, [RunInfo], local)
+def _sample_runs(args: argparse.Namespace, cfg) -> tuple[str, str, list, Path]:  # (source, label, runs, local)
     from flows.period import PERIOD_FILES, period_view
     from reports.period.timeline import midnight, run_started
     from reports.store import completed_runs
@@ -95,7 +99,7 @@ def _sample_runs(args: argparse.Namespace, cfg) -> tuple[str, list, Path]:  # ->
     spec = args.run_or_period
     if Path(spec).is_dir():  # a run folder: read in place
         run = resolve_run(spec, Path(spec).parent.parent, [])
-        return f"run {run.run_id}", [run], run.path.parent.parent
+        return f"run {run.run_id}", run.run_id, [run], run.path.parent.parent
     where = str(args.output or (cfg.output if cfg else None) or "")
     if not where:
         raise BadInput("sample needs --config or --output to find the runs (or a run folder)")
@@ -112,11 +116,12 @@ def _sample_runs(args: argparse.Namespace, cfg) -> tuple[str, list, Path]:  # ->
         runs = [r for r in completed_runs(local) if lo <= run_started(r) < hi + timedelta(days=1)]
         if not runs:
             raise BadInput(f"no completed run between {first} and {last} in {where}")
-        return f"period {first} to {last}", runs, local
+        return f"period {first} to {last}", f"{first}-{last}", runs, local
     manifests = _view(where, None, ("manifest.json",))
     run = resolve_run(spec, manifests, completed_runs(manifests))
     local = _view(where, [run.run_id], PERIOD_FILES)
-    return f"run {run.run_id}", [next(r for r in completed_runs(local) if r.run_id == run.run_id)], local
+    stored = next(r for r in completed_runs(local) if r.run_id == run.run_id)
+    return f"run {run.run_id}", run.run_id, [stored], local
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -124,10 +129,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from reports.sample import SampleError, draw_sample, write_sample_files
 
     cfg = _config(args.config) if args.config else None
-    source, runs, local = _sample_runs(args, cfg)
+    source, label, runs, local = _sample_runs(args, cfg)
     seed = args.seed if args.seed is not None else str(secrets.randbelow(10**9))
     try:
-        sample = draw_sample(runs, args.control, seed, size=args.size, source=source)
+        sample = draw_sample(runs, args.control, seed, size=args.size, source=source, label=label)
     except SampleError as exc:
         raise BadInput(str(exc)) from None
     organization = cfg.organization if cfg else str(runs[-1].manifest.get("organization") or "organization")

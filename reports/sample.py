@@ -100,6 +100,7 @@ class Sample:
     control_title: str
     frequency: str
     source: str  # "run <id>" or "period <from> to <to>"
+    label: str  # for file names: the run ID, or "<from>-<to>"
     runs: list[str]
     seed: str
     size: int
@@ -162,7 +163,13 @@ def stored_control(run: RunInfo, control_id: str) -> ControlModel:
 
 
 def draw_sample(
-    runs: Sequence[RunInfo], control_id: str, seed: str, *, size: int | None = None, source: str = ""
+    runs: Sequence[RunInfo],
+    control_id: str,
+    seed: str,
+    *,
+    size: int | None = None,
+    source: str = "",
+    label: str = "",
 ) -> Sample:
     """Draw the sample of `control_id` from `runs` (one run, or the runs of a period)."""
     if not runs:
@@ -194,6 +201,7 @@ def draw_sample(
         control_title=control.title,
         frequency=control.frequency,
         source=source or f"run {ordered[0].run_id}",
+        label=label or (ordered[0].run_id if len(ordered) == 1 else f"{ordered[0].run_id}-{ordered[-1].run_id}"),
         runs=[r.run_id for r in ordered],
         seed=seed,
         size=min(wanted, population),
@@ -221,8 +229,8 @@ def _control_lines(run: RunInfo, control_id: str) -> Iterable[tuple[str, bytes]]
 
 
 def sample_file_stem(organization: str, sample: Sample) -> str:
-    where = sample.runs[0] if len(sample.runs) == 1 else f"{sample.runs[0][:8]}-{sample.runs[-1][:8]}"
-    return "-".join(safe_component(p) for p in (organization, "SOC2-sample", sample.control_id, where, sample.seed))
+    parts = (organization, "SOC2-sample", sample.control_id, sample.label, sample.seed)
+    return "-".join(safe_component(p) for p in parts)
 
 
 def write_sample_files(sample: Sample, out_dir: Path, organization: str) -> tuple[Path, Path]:

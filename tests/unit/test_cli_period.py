@@ -45,7 +45,7 @@ def test_period_from_the_config(runs_dir: Path, tmp_path: Path, capsys: pytest.C
     assert f"Period report: {path}" in out
     assert "Period 2026-01-05 to 2026-04-05: 12 completed run(s), 13 expected (one per 7d)" in out
     assert f"gap of 14d: run {run_id(5)}" in out and "Hash chain: verified across the period" in out
-    assert "ENC-01       effective  23.08% of the period" in out
+    assert "ENC-01        23.08%   69.23%    0.00%    0.00%    7.69%" in out
     book = openpyxl.load_workbook(path, read_only=True)
     assert book.sheetnames[:2] == ["Cover", "Control matrix"]
 
@@ -124,7 +124,7 @@ def test_sample_is_reproducible_from_the_cli(
     )
     assert code == 0 and "from period 2026-02-01 to 2026-02-28: 3 of 12 items, seed x" in out
     files = sorted(p.name for p in (tmp_path / "c").iterdir())
-    assert files == [f"Dexo.chat-SOC2-sample-ENC-01-20260202-20260223-x.{ext}" for ext in ("json", "xlsx")]
+    assert files == [f"Dexo.chat-SOC2-sample-ENC-01-2026-02-01-2026-02-28-x.{ext}" for ext in ("json", "xlsx")]
 
 
 def test_sample_bad_control_or_run_exits_2(runs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
