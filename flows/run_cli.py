@@ -65,7 +65,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"  {review.workbook}\n"
         "  (fill Decision, Reviewer, Reviewed on, Justification; then: soc2-evidence access-review complete FILE)"
     )
+    print_demo_period(Path(args.output))
     return EXIT_OK
+
+
+def print_demo_period(output: Path) -> None:
+    """The demo ends with the period report over every run in its output (run it again to add
+    runs): the config's period, cut at today, at the shipped daily schedule."""
+    from flows.config import load_config
+    from flows.period import write_period_report
+
+    cfg = load_config(output / "soc2-evidence.yaml")
+    report = write_period_report(cfg.output, cfg.organization, cfg.period.start, cfg.period.end)
+    tl = report.timeline
+    print(
+        f"\nPeriod report ({tl.first_day} to {tl.last_day}, {len(tl.runs)} run(s) so far, "
+        f"{len(tl.gaps)} gap(s)):\n  {report.path}"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
