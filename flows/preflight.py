@@ -148,8 +148,9 @@ def check_aws(cfg: AppConfig, result: Preflight) -> None:
             result.problems.append(f"{text}: no AWS account to assess; grant the permission or list accounts")
             return
         result.warnings.append(f"{text}; the run assesses the configured accounts only and will exit 3")
+    clear_credentials_cache()  # a role whose trust was revoked must show now, not hide behind cached credentials
     failed = unassumable_accounts(targets)
-    clear_credentials_cache()  # the run enters every account afresh
+    clear_credentials_cache()  # and the run enters every account afresh
     if failed and len(failed) == len(targets):
         listed = "; ".join(f"{t.id}: {why}" for t, why in failed[:_MAX_LISTED])
         more = f" (and {len(failed) - _MAX_LISTED} more)" if len(failed) > _MAX_LISTED else ""

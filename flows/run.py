@@ -222,7 +222,11 @@ def _run_staged(
     # the task runner is opened here, not taken from the flow's decorator, so a
     # run started by a deployment or `serve` honours orchestration: too
     # one run at a time on the output (a lock file; RunLocked when another run holds it)
-    with locker.stage(keep=keep) as out, locker.run_lock(), task_runner_for(cfg.orchestration, workers) as runner:
+    with (
+        locker.stage(keep=keep) as out,
+        locker.run_lock(accounts),
+        task_runner_for(cfg.orchestration, workers) as runner,
+    ):
         return _execute_in(cfg, out.resolve(), locker, runner, concurrency, accounts, logger)
 
 

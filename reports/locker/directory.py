@@ -108,9 +108,9 @@ class DirLocker(Locker):
         return self.root
 
     @contextmanager
-    def run_lock(self) -> Iterator[None]:
+    def run_lock(self, accounts: Sequence[str] | None = None) -> Iterator[None]:
         """<dir>/.soc2-evidence.lock for the run (reports.locker.runlock); RunLocked when held."""
-        with run_lock(self.root):
+        with run_lock(self.root, accounts):
             yield
 
     @contextmanager

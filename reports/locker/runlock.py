@@ -11,18 +11,20 @@ it is broken then, under a second O_EXCL file (`.soc2-evidence.lock.break`) so t
 both find the same stale lock cannot both take over. A lock from another host cannot be
 checked from here: the message names the holder and the file to remove once it is known dead.
 
+Runs restricted to some accounts keep their own chain and take their own lock (lock_name).
 Buckets take no lock (a conditional-write lease is not implemented): there, forks are
 detected after the fact (reports.history.chain_forks, `verify`, `history`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,11 +60,11 @@ class LockHolder:
             return False
         return False
 
-    def message(self, root: Path) -> str:
+    def message(self, root: Path, name: str = LOCK_NAME) -> str:
         who = f"pid {self.pid} on {self.host}" if self.pid is not None else f"an unknown process on {self.host}"
         return (
             f"output {root} is in use by another run ({who}, since {self.started_at}): wait for it to finish; "
-            f"if that process is gone, remove {Path(root) / LOCK_NAME}"
+            f"if that process is gone, remove {Path(root) / name}"
         )
 
 
@@ -86,9 +88,20 @@ def _read(path: Path) -> LockHolder | None:
         return LockHolder(None, "?", mtime, "")
 
 
-def lock_holder(root: Path) -> LockHolder | None:
+def lock_name(accounts: Sequence[str] | None = None) -> str:
+    """One lock per hash chain: runs restricted to some accounts (flows.deploy.dispatch_accounts,
+    several at once on one output) keep their own chain, so they take their own lock."""
+    if accounts is None:
+        return LOCK_NAME
+    key = "-".join(sorted(accounts)) or "none"
+    if len(key) > 80 or not key.replace("-", "").isalnum():
+        key = hashlib.sha256(json.dumps(sorted(accounts)).encode()).hexdigest()[:16]
+    return f".soc2-evidence.{key}.lock"
+
+
+def lock_holder(root: Path, accounts: Sequence[str] | None = None) -> LockHolder | None:
     """Who holds the output's lock now, or None (no lock, or a stale one that the next run breaks)."""
-    holder = _read(Path(root) / LOCK_NAME)
+    holder = _read(Path(root) / lock_name(accounts))
     return None if holder is None or holder.is_stale() else holder
 
 
@@ -112,11 +125,12 @@ def _break_stale(path: Path, stale: LockHolder) -> None:
 
 
 @contextmanager
-def run_lock(root: Path, attempts: int = 3) -> Iterator[LockHolder]:
-    """Hold `<root>/.soc2-evidence.lock` for the block; RunLocked when another live run holds it."""
+def run_lock(root: Path, accounts: Sequence[str] | None = None, attempts: int = 3) -> Iterator[LockHolder]:
+    """Hold `<root>/.soc2-evidence.lock` (per accounts filter: lock_name) for the block;
+    RunLocked when another live run holds it."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    path = root / LOCK_NAME
+    path = root / lock_name(accounts)
     me = LockHolder(
         os.getpid(), socket.gethostname(), datetime.now(UTC).isoformat(timespec="seconds"), secrets.token_hex(8)
     )
@@ -131,7 +145,7 @@ def run_lock(root: Path, attempts: int = 3) -> Iterator[LockHolder]:
             if holder.is_stale():
                 _break_stale(path, holder)
                 continue
-            raise RunLocked(holder.message(root)) from None
+            raise RunLocked(holder.message(root, path.name)) from None
         try:
             os.write(fd, body)
         finally:
@@ -139,7 +153,7 @@ def run_lock(root: Path, attempts: int = 3) -> Iterator[LockHolder]:
         break
     else:
         holder = _read(path)
-        raise RunLocked(holder.message(root) if holder else f"output {root}: could not take {path}")
+        raise RunLocked(holder.message(root, path.name) if holder else f"output {root}: could not take {path}")
     try:
         yield me
     finally:

@@ -69,3 +69,17 @@ def test_a_lock_taken_over_is_not_removed_by_the_old_holder(tmp_path: Path) -> N
     with run_lock(tmp_path):
         (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": 1, "host": "h", "started_at": "t", "token": "other"}))
     assert (tmp_path / LOCK_NAME).exists(), "only the holder, by its token, removes the lock"
+
+
+def _take(root: Path, accounts: list[str] | None = None) -> None:
+    with run_lock(root, accounts):
+        pass
+
+
+def test_runs_restricted_to_accounts_take_their_own_lock(tmp_path: Path) -> None:
+    """Per-account runs (flows.deploy.dispatch_accounts) run at once on one output, each its own chain."""
+    with run_lock(tmp_path), run_lock(tmp_path, ["111111111111"]), run_lock(tmp_path, ["222222222222"]):
+        _take(tmp_path, ["333333333333"])  # another filter: its own lock
+        with pytest.raises(RunLocked, match=r"\.soc2-evidence\.111111111111\.lock"):
+            _take(tmp_path, ["111111111111"])
+    assert list(tmp_path.iterdir()) == []
