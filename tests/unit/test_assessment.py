@@ -115,3 +115,10 @@ def test_history_cli_prints_chain_forks(tmp_path: Path, capsys: pytest.CaptureFi
     text = capsys.readouterr().out
     assert "1 fork(s) in the hash chain" in text
     assert f"chain fork: {RUN2}, {RUN3} all follow run {RUN1}" in text
+
+
+def test_verify_finds_a_partial_run_intact_and_says_it_is_partial(out: Path) -> None:
+    from reports.verify import verify_run
+
+    report = verify_run(out / "runs" / RUN2)
+    assert "partial run: 1 account(s)/project(s)/endpoint(s) not assessed (see unassessed)" in report.notes

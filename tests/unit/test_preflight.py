@@ -159,3 +159,32 @@ def test_an_output_held_by_another_run_fails_naming_the_holder(tmp_path: Path) -
     after = Preflight()
     check_output(str(tmp_path), after)
     assert after.ok
+
+
+def test_a_second_run_on_a_locked_output_exits_2_naming_the_holder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 5: two runs at once on one output forked the hash chain (4 of 4 trials)."""
+    from reports.locker.runlock import run_lock
+
+    config = write_config(tmp_path, aws={"regions": ["us-east-1"]})
+    with run_lock(tmp_path / "out"):
+        assert main(["run", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "is in use by another run" in err and f"pid {os.getpid()}" in err
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_a_run_that_loses_the_race_for_the_lock_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Preflight saw the output free; another run took it before this run's flow did."""
+    from reports.locker import RunLocked
+
+    def locked(*a: object, **k: object) -> None:
+        raise RunLocked("output X is in use by another run (pid 1 on h, since t)")
+
+    monkeypatch.setattr("flows.run.run_evidence", locked)
+    config = write_config(tmp_path, aws={"regions": ["us-east-1"]})
+    assert main(["run", "--config", str(config)]) == 2
+    assert "error: output X is in use by another run" in capsys.readouterr().err
