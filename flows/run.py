@@ -244,8 +244,9 @@ def _execute_in(
     started = datetime.now(UTC)
     as_of = started
     run_id = new_run_id(started)
-    # the drift baseline: the last completed run of the same scope (a run
-    # restricted to some accounts compares with runs of those accounts only)
+    # the runs of the same scope (a run restricted to some accounts follows runs of
+    # those accounts only): the newest is the chain's predecessor, the newest that
+    # assessed everything is the drift baseline (a partial run never is)
     previous = [r for r in locker.completed_runs(out_dir) if r.manifest.get("accounts_filter") == accounts]
     if (baseline := drift_baseline(previous)) and locker.location.is_remote:
         locker.fetch_run(baseline.run_id, baseline.path, DRIFT_FILES)
