@@ -18,6 +18,7 @@ import yaml
 
 from demo.emulators import MotoEmulator
 from demo.estate import DemoEstate, seed_demo_estate
+from demo.estate_data_services import DEMO_THRESHOLDS as DATA_TIER_DEMO_THRESHOLDS
 from demo.gcs_emulator import DEMO_THRESHOLDS as GCS_DEMO_THRESHOLDS
 from demo.gcs_emulator import GcsEmulator, seed_gcp_estate
 from demo.tls_servers import DemoEndpoints, start_demo_endpoints
@@ -78,9 +79,10 @@ def demo_config(
         },
         "output": str(output.resolve()),
     }
+    config["thresholds"] = dict(DATA_TIER_DEMO_THRESHOLDS)
     if gcp_projects:
         config["gcp"] = {"projects": list(gcp_projects)}
-        config["thresholds"] = dict(GCS_DEMO_THRESHOLDS)
+        config["thresholds"].update(GCS_DEMO_THRESHOLDS)
     exceptions = output / "exceptions.yaml"
     exceptions.write_text(demo_exceptions(datetime.now(UTC).date()), encoding="utf-8")
     config["exceptions"] = str(exceptions.resolve())
