@@ -26,7 +26,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def estate(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory):
     with MotoEmulator() as moto, moto.use_env():
+        moto.reset()  # moto's state is per process: other tests may have seeded it
         yield moto, seed_demo_estate(moto.endpoint_url), tmp_path_factory.mktemp("exit-codes")
+        moto.reset()
 
 
 def _config(demo: DemoEstate, out: Path) -> Path:
