@@ -7,7 +7,9 @@ them all import it, and none imports another: the arrows point one way.
 
 Exit codes: 0 a completed run or command (whatever the control results),
 1 an internal failure (or a re-evaluation that does not match), 2 bad input
-(config, catalog, run directory) — reported in one message, no traceback.
+(config, catalog, run directory) or a failed preflight — reported in one
+message, no traceback; 3 a run that finished but is incomplete: an account,
+project or endpoint could not be assessed at all (flows.assessment).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 class BadInput(Exception):

@@ -76,12 +76,13 @@ def _run_dir_arg(text: str) -> Path:
 
 
 def _previous_of(info):  # RunInfo -> RunInfo | None
-    from reports.store import completed_runs
+    """The default --from: the newest earlier run that assessed everything (a partial run never is a baseline)."""
+    from reports.store import completed_runs, drift_baseline
 
     siblings = completed_runs(info.path.parent.parent)
     ids = [r.run_id for r in siblings]
     i = ids.index(info.run_id) if info.run_id in ids else len(ids)
-    return siblings[i - 1] if i > 0 else None
+    return drift_baseline(siblings[:i])
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
@@ -193,6 +194,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(f"\n{len(hist.incomplete)} incomplete run(s) (never used as a baseline):")
         for r in hist.incomplete:
             print(f"  {r.run_id}: {r.reason}")
+    if hist.forks:
+        print(f"\n{len(hist.forks)} fork(s) in the hash chain (runs started at once on this output?):")
+        for f in hist.forks:
+            print(f"  {f.describe()}")
     return EXIT_OK
 
 

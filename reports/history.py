@@ -1,6 +1,8 @@
 """Run history: every completed run with its control-status counts, the gaps in
 coverage (SOC 2 Type II needs the controls operating all through the audit
-period), and the incomplete runs (never a baseline).
+period), the incomplete runs (never a baseline), the partial runs (an account,
+project or endpoint not assessed: chained, never a drift baseline) and the
+forks of the hash chain.
 
 Gaps, when an expected interval is given:
 - between consecutive completed runs started further apart than the interval;
@@ -23,7 +25,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from reports.store import CONTROLS, MANIFEST, ManifestError, completed_runs, read_manifest
+from reports.store import CONTROLS, MANIFEST, ManifestError, completed_runs, is_partial, read_manifest
 
 CONTROL_STATUSES = ("effective", "deficient", "incomplete", "no_evidence")
 
@@ -54,6 +56,10 @@ class HistoryRun:
     control_counts: Mapping[str, int] | None  # None when controls.json is missing or unreadable
     previous_run: str | None
     note: str = ""
+    # "partial": an account, project or endpoint was not assessed (manifest `unassessed`);
+    # chained like any run, never a drift baseline
+    assessment: str = "complete"
+    unassessed: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +69,8 @@ class HistoryRun:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "controls": dict(self.control_counts) if self.control_counts is not None else None,
             "previous_run": self.previous_run,
+            "assessment": self.assessment,
+            "unassessed": list(self.unassessed),
             "note": self.note,
         }
 
@@ -174,7 +182,7 @@ class History:
                     "started_at": r.started_at.strftime("%Y-%m-%d %H:%M") if r.started_at else "?",
                     **{s: c.get(s, 0) if r.control_counts is not None else None for s in CONTROL_STATUSES},
                     "gap_before": format_duration(g.duration) if g else "",
-                    "note": r.note,
+                    "note": "; ".join(n for n in (_partial_note(r), r.note) if n),
                 }
             )
         return rows
@@ -191,6 +199,20 @@ class History:
             "incomplete": [r.to_json() for r in self.incomplete],
             "forks": [f.to_json() for f in self.forks],
         }
+
+
+def _partial_note(run: HistoryRun) -> str:
+    if run.assessment != "partial":
+        return ""
+    shown = ", ".join(run.unassessed[:3]) + (f" +{len(run.unassessed) - 3}" if len(run.unassessed) > 3 else "")
+    return f"PARTIAL, not assessed: {shown} (never a drift baseline)"
+
+
+def _unassessed(manifest: Mapping[str, Any]) -> tuple[str, ...]:
+    items = manifest.get("unassessed")
+    if not isinstance(items, list):
+        return ()
+    return tuple(f"{i.get('provider', '?')} {i.get('account', '?')}" for i in items if isinstance(i, Mapping))
 
 
 def format_duration(td: timedelta) -> str:
@@ -272,6 +294,8 @@ def run_history(output: Path, expected_interval: timedelta | None = None, *, now
                 control_counts=counts,
                 previous_run=m.get("previous_run"),
                 note=note,
+                assessment="partial" if is_partial(m) else "complete",
+                unassessed=_unassessed(m),
             )
         )
     period = _period(infos[-1].manifest) if infos else None

@@ -206,6 +206,9 @@ def verify_run(run_dir: Path, output: Path | None = None) -> VerifyReport:
         report.problems.append(f"{MANIFEST}: run_id {run_id!r} differs from the directory name {run_dir.name!r}")
     if manifest.get("status") != "completed":
         report.problems.append(f"{MANIFEST}: status {manifest.get('status')!r}, not 'completed'")
+    if manifest.get("assessment") == "partial":  # intact as a record, but not a complete assessment
+        missed = len(manifest.get("unassessed") or [])
+        report.notes.append(f"partial run: {missed} account(s)/project(s)/endpoint(s) not assessed (see unassessed)")
 
     listed: set[str] = {MANIFEST}
     for rel, expected in _listed_files(manifest, report):
