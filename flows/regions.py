@@ -280,8 +280,11 @@ def summary_lines(scope: Mapping[str, Any]) -> list[str]:
         }.get(str(basis), str(basis))
         lines.append(f"  {label}: examined {len(regions)} ({how}): {', '.join(regions) or 'none'}")
         skipped = account.get("regions_not_examined") or []
-        if skipped:
-            lines.append("    not examined: " + "; ".join(f"{s['region']} ({s['why']})" for s in skipped))
+        if skipped:  # grouped by why: one reason often covers many regions
+            groups: dict[str, list[str]] = {}
+            for s in skipped:
+                groups.setdefault(str(s["why"]), []).append(str(s["region"]))
+            lines.append("    not examined: " + "; ".join(f"{', '.join(rs)} ({why})" for why, rs in groups.items()))
         if account.get("regions_discovery_error"):
             lines.append(f"    region discovery failed: {account['regions_discovery_error']}")
         if account.get("regions_note"):
