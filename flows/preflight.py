@@ -209,8 +209,8 @@ def unassumable_accounts(targets: list[AccountTarget]) -> list[tuple[AccountTarg
 
 
 def check_gcp(cfg: AppConfig, result: Preflight) -> None:
-    """GCP credentials, when projects are configured (the storage emulator takes anonymous requests)."""
-    if not cfg.gcp.projects or os.environ.get("STORAGE_EMULATOR_HOST"):
+    """GCP credentials, when projects are configured or discovered (the storage emulator takes anonymous requests)."""
+    if not (cfg.gcp.projects or cfg.gcp.discover) or os.environ.get("STORAGE_EMULATOR_HOST"):
         return
     problem = gcp_credentials_problem()
     if problem:

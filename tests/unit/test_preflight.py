@@ -82,6 +82,8 @@ def test_gcp_projects_without_credentials_fail_unless_the_emulator_is_used(
     cfg = load_config(write_config(tmp_path, aws={"regions": ["us-east-1"]}, gcp={"projects": ["acme-prod-1"]}))
     result = run_preflight(cfg)
     assert any("GCP credentials" in p and "GOOGLE_APPLICATION_CREDENTIALS" in p for p in result.problems)
+    discovered = load_config(write_config(tmp_path, aws={"regions": ["us-east-1"]}, gcp={"projects": "discover"}))
+    assert any("GCP credentials" in p for p in run_preflight(discovered).problems)
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:9")
     assert run_preflight(cfg).ok
 
