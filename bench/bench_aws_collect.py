@@ -29,8 +29,8 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from _common import PeakRss
 
-from flows.demo.emulators import MotoProcess
-from flows.demo.estate import seed_scale
+from demo.emulators import MotoProcess
+from demo.estate_scale import seed_scale
 from flows.run import run_evidence
 
 

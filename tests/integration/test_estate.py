@@ -13,8 +13,10 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from flows.demo.emulators import MotoEmulator, s3control_direct_host
-from flows.demo.estate import DemoEstate, member_session, seed_demo_estate, seed_scale
+from demo.emulators import MotoEmulator, s3control_direct_host
+from demo.estate import DemoEstate, seed_demo_estate
+from demo.estate_scale import seed_scale
+from demo.seeding import member_session
 
 pytestmark = pytest.mark.integration
 
