@@ -18,6 +18,7 @@ import yaml
 
 from demo.emulators import MotoEmulator
 from demo.estate import DemoEstate, seed_demo_estate
+from demo.estate_sso import DEMO_THRESHOLDS as SSO_DEMO_THRESHOLDS
 from demo.gcs_emulator import DEMO_THRESHOLDS as GCS_DEMO_THRESHOLDS
 from demo.gcs_emulator import GcsEmulator, seed_gcp_estate
 from demo.tls_servers import DemoEndpoints, start_demo_endpoints
@@ -78,9 +79,13 @@ def demo_config(
         },
         "output": str(output.resolve()),
     }
+    identity_center = estate.expected.get("identity_center")
+    if identity_center:  # read Identity Center where Dexo.chat administers it
+        config["aws"]["identity_center"] = {"account": identity_center["account"], "region": identity_center["region"]}
+    config["thresholds"] = dict(SSO_DEMO_THRESHOLDS)
     if gcp_projects:
         config["gcp"] = {"projects": list(gcp_projects)}
-        config["thresholds"] = dict(GCS_DEMO_THRESHOLDS)
+        config["thresholds"].update(GCS_DEMO_THRESHOLDS)
     exceptions = output / "exceptions.yaml"
     exceptions.write_text(demo_exceptions(datetime.now(UTC).date()), encoding="utf-8")
     config["exceptions"] = str(exceptions.resolve())

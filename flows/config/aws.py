@@ -1,4 +1,5 @@
-"""The ``aws:`` section: regions, accounts (with their roles) and Organizations discovery.
+"""The ``aws:`` section: regions, accounts (with their roles), Organizations discovery and where IAM
+Identity Center is administered.
 
 An account that names no regions is given ``aws.regions`` here, while loading,
 so everything downstream reads one resolved list per account.
@@ -82,10 +83,28 @@ class OrgDiscovery(_Section):
         return _dedupe(value)
 
 
+class IdentityCenterConfig(_Section):
+    """Where IAM Identity Center is administered: the management or delegated-administrator account
+    (one of the accounts in scope) and its home region. Without this section, Identity Center is
+    discovered (``sso:ListInstances`` in every account in scope and each of its regions)."""
+
+    account: AccountId
+    region: Region
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        try:
+            return _regions((value,))[0]
+        except _Problems as exc:
+            raise ValueError(exc.problems[0][1]) from None
+
+
 class AwsConfig(_Section):
     regions: tuple[Region, ...] = DEFAULT_REGIONS
     accounts: tuple[AwsAccount, ...] = ()
     organization: OrgDiscovery = OrgDiscovery()
+    identity_center: IdentityCenterConfig | None = None
     retry_mode: Literal["standard", "adaptive"] = "standard"
     max_attempts: Count = 5
 
