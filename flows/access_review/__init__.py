@@ -21,6 +21,7 @@ The modules, one job each:
     storage.py          the review folder's layout, write-once files, review ids
     fetch.py            the accounts / projects in scope and their recorded answers (the only API calls)
     aws_population.py   IAM users and outside-trusted roles, from recorded IAM answers
+    sso_population.py   IAM Identity Center access paths, from recorded aws.sso answers; their aws revocation
     gcp_population.py   GCS bucket members, from recorded Cloud Storage answers; their gcloud revocation
     issue.py            `start`, and the provider hook POPULATION_PROVIDERS
     completion.py       `complete` and `print_revocations`
@@ -40,7 +41,7 @@ from __future__ import annotations
 from flows.access_review.completion import CompleteOutcome, complete, print_revocations
 from flows.access_review.context import AccessReviewContext, AccessReviewError
 from flows.access_review.gcp_population import gcs_binding_id, gcs_revoke_command
-from flows.access_review.issue import POPULATION_PROVIDERS, StartOutcome, start
+from flows.access_review.issue import POPULATION_PROVIDERS, StartOutcome, describe_population, start
 from flows.access_review.storage import (
     COMPLETED_FILE,
     COMPLETED_WORKBOOK,
@@ -63,6 +64,7 @@ __all__ = [
     "CompleteOutcome",
     "StartOutcome",
     "complete",
+    "describe_population",
     "gcs_binding_id",
     "gcs_revoke_command",
     "print_revocations",

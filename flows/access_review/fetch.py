@@ -3,7 +3,8 @@
 AWS accounts: the config's accounts + AWS Organizations discovery, each entered through its role as
 in an evidence run (flows.accounts.identify, called by the issue step); per account the aws.iam
 collector's own fetch (collectors.aws.iam.fetch through an AwsFetchContext), plus one paginated
-GetAccountAuthorizationDetails (Filter Role) for the roles. GCP projects (cfg.gcp.projects): per
+GetAccountAuthorizationDetails (Filter Role) for the roles; IAM Identity Center where
+flows.identity_center plans it (the aws.sso collector's own fetch). GCP projects (cfg.gcp.projects): per
 project the gcp.gcs collector's own fetch (collectors.gcp.gcs.fetch through a GcpFetchContext:
 storage:ListBuckets pages, then storage:GetBucketIamPolicy per bucket).
 
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from collectors.aws import iam
-from collectors.aws.base import AwsFetchContext, AwsTuning, classify_error, session_for
-from collectors.evidence import Recorder, Scope
-from flows.access_review.context import AccessReviewError, AccountEvidence, ProjectEvidence
+from collectors.aws import iam, sso
+from collectors.aws.base import AssumeRoleError, AwsFetchContext, AwsTuning, classify_error, session_for
+from collectors.evidence import ApiCall, Recorder, Scope
+from flows.access_review.context import AccessReviewError, AccountEvidence, IdentityCenterEvidence, ProjectEvidence
 from flows.accounts import AccountTarget, discover_accounts
 from flows.config import AppConfig
+from flows.identity_center import COLLECTOR as SSO_COLLECTOR
+from flows.identity_center import identity_center_plan, not_in_scope
 
 if TYPE_CHECKING:
     from collectors.gcp.base import GcpTuning
@@ -62,6 +65,31 @@ def fetch_account(target: AccountTarget, tuning: AwsTuning) -> AccountEvidence:
         MaxItems=iam.PAGE_SIZE,
     )
     return AccountEvidence(target.id, target.name, rec.bundle, roles.bundle)
+
+
+def fetch_identity_center(
+    cfg: AppConfig, targets: list[AccountTarget], tuning: AwsTuning
+) -> list[IdentityCenterEvidence]:
+    """The aws.sso collector's own fetch where flows.identity_center plans it (the configured account and
+    region, or discovery in every account); aws.identity_center out of scope is a recorded failure."""
+    out = []
+    bad = not_in_scope(cfg, targets)
+    if bad is not None and cfg.aws.identity_center is not None:
+        out.append(IdentityCenterEvidence(cfg.aws.identity_center.account, None, bad))
+    roles = {t.id: t.role_arn for t in targets}
+    for account, plan in sorted(identity_center_plan(cfg, targets).items()):
+        rec = Recorder(Scope("aws", account, "global", SSO_COLLECTOR), sso.OPERATIONS, classify_error)
+        try:
+            session = session_for(roles[account], tuning)
+        except AssumeRoleError as exc:
+            call = ApiCall("sts", "AssumeRole", {"RoleArn": roles[account]}, "", None, exc.error)
+            out.append(IdentityCenterEvidence(account, None, call))
+            continue
+        ctx = AwsFetchContext(session, account, "global", rec, tuning)
+        ctx.identity_center = plan
+        sso.fetch(ctx)
+        out.append(IdentityCenterEvidence(account, rec.bundle))
+    return out
 
 
 def fetch_project(project: str, tuning: GcpTuning | None = None) -> ProjectEvidence:
