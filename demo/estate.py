@@ -15,15 +15,17 @@ process shares it (call MotoEmulator.reset() for a clean slate).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from demo.estate_data_services import seed_data_services
 from demo.estate_iam import seed_iam_identities
 from demo.estate_sso import seed_identity_center
 from demo.estate_storage import Ledger, seed_dynamodb, seed_ebs, seed_kms, seed_rds, seed_s3
 from demo.estate_tls import seed_tls_estate
-from demo.seeding import MANAGEMENT_ACCOUNT, REGIONS, ROLE_NAME, Account, seed_iam, seed_organization
+from demo.seeding import MANAGEMENT_ACCOUNT, REGIONS, ROLE_NAME, Account, member_session, seed_iam, seed_organization
 
 __all__ = ["DemoEstate", "merge_expected", "seed_demo_estate"]
 
@@ -82,6 +84,9 @@ def seed_demo_estate(endpoint_url: str) -> DemoEstate:
     merge_expected(expected, seed_iam_identities(endpoint_url, accounts))
     merge_expected(expected, seed_identity_center(endpoint_url, accounts))
     merge_expected(expected, seed_tls_estate(endpoint_url, accounts))
+    merge_expected(
+        expected, seed_data_services(endpoint_url, accounts, functools.partial(member_session, endpoint_url))
+    )
     return DemoEstate(
         organization=ORGANIZATION,
         organization_id=org_id,
@@ -97,8 +102,13 @@ def merge_expected(into: dict[str, Any], part: Mapping[str, Any]) -> None:
     """Fold one seeding module's expectations into the estate's."""
     for key in ("non_compliant", "non_compliant_where"):
         for check_id, ids in part.get(key, {}).items():
-            into.setdefault(key, {}).setdefault(check_id, []).extend(ids)
+            merged = into.setdefault(key, {}).setdefault(check_id, [])
+            merged.extend(ids)
+            merged.sort()  # two parts may name the same check (aws.kms.key_rotation): keep the order sorted
     into.setdefault("hostile_text", []).extend(part.get("hostile_text", []))
+    for service, ids in part.get("resources", {}).items():  # more resources of a service: counts follow
+        into.setdefault("resources", {}).setdefault(service, {}).update(ids)
+        into.setdefault("counts", {})[service] = len(into["resources"][service])
     for key, value in part.items():
-        if key not in ("non_compliant", "non_compliant_where", "hostile_text"):
+        if key not in ("non_compliant", "non_compliant_where", "hostile_text", "resources"):
             into.setdefault(key, value)

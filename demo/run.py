@@ -18,6 +18,7 @@ import yaml
 
 from demo.emulators import MotoEmulator
 from demo.estate import DemoEstate, seed_demo_estate
+from demo.estate_data_services import DEMO_THRESHOLDS as DATA_TIER_DEMO_THRESHOLDS
 from demo.estate_sso import DEMO_THRESHOLDS as SSO_DEMO_THRESHOLDS
 from demo.gcs_emulator import DEMO_THRESHOLDS as GCS_DEMO_THRESHOLDS
 from demo.gcs_emulator import GcsEmulator, seed_gcp_estate
@@ -82,7 +83,7 @@ def demo_config(
     identity_center = estate.expected.get("identity_center")
     if identity_center:  # read Identity Center where Dexo.chat administers it
         config["aws"]["identity_center"] = {"account": identity_center["account"], "region": identity_center["region"]}
-    config["thresholds"] = dict(SSO_DEMO_THRESHOLDS)
+    config["thresholds"] = {**DATA_TIER_DEMO_THRESHOLDS, **SSO_DEMO_THRESHOLDS}
     if gcp_projects:
         config["gcp"] = {"projects": list(gcp_projects)}
         config["thresholds"].update(GCS_DEMO_THRESHOLDS)

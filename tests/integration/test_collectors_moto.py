@@ -339,7 +339,7 @@ def test_kms(estate):
         keys["rsa"]: "not_applicable",
         keys["hmac"]: "not_applicable",
         keys["disabled"]: "not_applicable",
-        keys["pending"]: "not_applicable",
+        keys["pending"]: "fail",  # data under it becomes unreadable: visible, never a silent not_applicable
         keys["imported"]: "not_applicable",
     }
     assert results[keys["rotating"]].observed["rotation_enabled"] is True
@@ -348,7 +348,8 @@ def test_kms(estate):
     assert "asymmetric" in results[keys["rsa"]].reason
     assert "HMAC" in results[keys["hmac"]].reason
     assert "Disabled" in results[keys["disabled"]].reason
-    assert "pending deletion" in results[keys["pending"]].reason
+    assert results[keys["pending"]].reason.startswith("pending deletion on ")
+    assert results[keys["pending"]].observed["deletion_date"]  # moto sets it 7 days ahead
     assert "imported" in results[keys["imported"]].reason
     # GetKeyRotationStatus only for the two eligible keys
     rotation_calls = {c.params["KeyId"] for c in recorder.bundle.all("kms", "GetKeyRotationStatus")}
