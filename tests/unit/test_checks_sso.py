@@ -14,6 +14,7 @@ dave is DISABLED; the others are ENABLED.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -255,3 +256,12 @@ def test_recorded_error_keeps_the_permission():
     denied = ApiError("AccessDeniedException", "no", None, 400)
     (result,) = results("aws.sso.privileged_permission_sets", overrides={("ListInstances", ""): denied})
     assert result.observed["required_permission"] == "sso:ListInstances"
+
+
+def test_escalation_in_an_inline_policy_is_privileged_as_for_iam_roles():
+    escalate = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:Attach*", "Resource": "*"}]}
+    overrides = {("GetInlinePolicyForPermissionSet", PS["ReadOnly"]): {"InlinePolicy": json.dumps(escalate)}}
+    got = by_resource(results("aws.sso.privileged_permission_sets", overrides=overrides))
+    ro = got[PS["ReadOnly"]]
+    assert ro.status == Status.FAIL and "iam:AttachRolePolicy" in ro.reason
+    assert "user carol@dexo.chat in 333333333333 (direct)" in ro.reason

@@ -6,10 +6,10 @@ A permission set becomes an IAM role in every account it is assigned to; its pol
   ``privileged_aws_managed_policies`` (default AdministratorAccess, IAMFullAccess: the same list
   as aws.iam.privileged_users); their documents are not in the evidence, so the others are judged
   not privileged by name;
-- the inline policy: evaluated with the aws.iam policy evaluation (``admin_statement``: an Allow of
-  ``*`` or ``iam:*`` on Resource ``*``; whoever controls IAM can grant themselves everything).
-  That one function is the seam to the finer evaluator (escalation actions, NotAction, PassRole)
-  when it lands in collectors/aws; nothing else here depends on how a document is judged;
+- the inline policy: evaluated by collectors/aws/iam_privilege_eval.py, the evaluator every IAM
+  privilege check shares (``*`` on ``*``, every IAM action, NotAction with Allow on ``*``, the
+  policy-writing escalation actions, ``iam:PassRole`` / ``sts:AssumeRole`` on every role); a
+  permission set and an IAM role with the same policy get the same answer;
 - customer managed policy references (a name and path): the document lives in each assigned
   account's IAM, not in Identity Center, so such a reference is *undetermined*: never counted as
   "not privileged".
@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from collectors.aws.iam.policy import admin_statement
+from collectors.aws.iam_privilege_eval import document_grants
 from collectors.aws.sso.model import PermissionSet
 
 AWS_MANAGED = re.compile(r"^arn:aws[\w-]*:iam::aws:policy/(?:.*/)?([^/]+)$")
@@ -41,11 +41,6 @@ class Privilege:
         return bool(self.grants)
 
 
-def document_grant(document: str) -> str | None:
-    """How a policy document grants administrative privilege ("*" or "iam:*" on *), if it does."""
-    return admin_statement(document) if document else None
-
-
 def permission_set_privilege(ps: PermissionSet, privileged_aws_managed: Iterable[str]) -> Privilege:
     """The administrative grants of a permission set, and what could not be judged (see the module doc)."""
     listed = {str(n).lower() for n in privileged_aws_managed}
@@ -58,9 +53,8 @@ def permission_set_privilege(ps: PermissionSet, privileged_aws_managed: Iterable
             out.grants.append(f"AWS managed {name}")
         elif not m:  # not an AWS managed ARN: nothing tells what it grants
             out.undetermined.append(f"managed policy {arn}")
-    action = document_grant(ps.inline)
-    if action:
-        out.grants.append(f"inline policy: {action} on *")
+    for grant in document_grants(ps.inline) if ps.inline else []:
+        out.grants.append(f"inline policy: {grant.describe()}")
     for ref in ps.customer_managed:
         path = str(ref.get("Path") or "/")
         out.undetermined.append(f"customer managed policy {path}{ref.get('Name')} (its document is in each account)")
