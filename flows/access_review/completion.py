@@ -24,6 +24,8 @@ from typing import Any
 
 from collectors.evidence import dumps
 from flows.access_review.context import AccessReviewError
+from flows.access_review.gcp_iam_population import KIND as GCP_KIND
+from flows.access_review.gcp_iam_population import gcp_revoke_command
 from flows.access_review.gcp_population import gcs_revoke_command
 from flows.access_review.sso_population import KIND as SSO_KIND
 from flows.access_review.sso_population import sso_revoke_commands
@@ -150,6 +152,8 @@ def _revocation(d: Any, detail: Mapping[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {"account": d.account, "principal": d.name, "arn": d.arn, "type": d.principal_type}
     if detail and detail.get("kind") == "gcs_binding":
         out["action"] = gcs_revoke_command(detail)
+    if detail and detail.get("kind") == GCP_KIND:
+        out["action"] = gcp_revoke_command(detail)
     if detail and detail.get("kind") == SSO_KIND:
         action, alternative = sso_revoke_commands(detail)
         out["action"] = action

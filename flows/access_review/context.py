@@ -47,10 +47,11 @@ class AccountEvidence:
 
 @dataclass
 class ProjectEvidence:
-    """One GCP project's recorded Cloud Storage answers (the gcp.gcs fetch)."""
+    """One GCP project's recorded Cloud Storage answers (the gcp.gcs fetch) and IAM answers (gcp.iam)."""
 
     project: str
     gcs: EvidenceBundle
+    iam: EvidenceBundle | None = None  # the gcp.iam fetch: project IAM, inherited policies
 
 
 @dataclass

@@ -6,7 +6,8 @@ collector's own fetch (collectors.aws.iam.fetch through an AwsFetchContext), plu
 GetAccountAuthorizationDetails (Filter Role) for the roles; IAM Identity Center where
 flows.identity_center plans it (the aws.sso collector's own fetch). GCP projects (cfg.gcp.projects): per
 project the gcp.gcs collector's own fetch (collectors.gcp.gcs.fetch through a GcpFetchContext:
-storage:ListBuckets pages, then storage:GetBucketIamPolicy per bucket).
+storage:ListBuckets pages, then storage:GetBucketIamPolicy per bucket) and the gcp.iam one (the project
+IAM policy, the policies it inherits, service-account keys).
 
 Separate from the population modules, which only read what is recorded here: they are tested on
 recorded evidence without any cloud.
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 ROLE_COLLECTOR = "access_review.roles"
 ROLE_FILTER = ["Role"]
 GCS_COLLECTOR = "gcp.gcs"
+IAM_COLLECTOR = "gcp.iam"
 
 
 def _targets(cfg: AppConfig, tuning: AwsTuning) -> tuple[list[AccountTarget], frozenset[str] | None, Recorder | None]:
@@ -93,12 +95,16 @@ def fetch_identity_center(
 
 
 def fetch_project(project: str, tuning: GcpTuning | None = None) -> ProjectEvidence:
-    """The gcp.gcs collector's fetch in the project (Application Default Credentials, or
-    STORAGE_EMULATOR_HOST as google-cloud-storage supports it)."""
+    """The gcp.gcs and gcp.iam collectors' fetches in the project (Application Default Credentials, or
+    STORAGE_EMULATOR_HOST / CLOUDSDK_API_ENDPOINT_OVERRIDES_* pointing at emulators)."""
     from collectors.gcp import gcs
+    from collectors.gcp import iam as gcp_iam
     from collectors.gcp.base import GLOBAL_REGION, GcpFetchContext
     from collectors.gcp.base import classify_error as classify_gcp_error
 
     rec = Recorder(Scope("gcp", project, GLOBAL_REGION, GCS_COLLECTOR), gcs.OPERATIONS, classify_gcp_error)
-    gcs.fetch(GcpFetchContext(project, rec, tuning))
-    return ProjectEvidence(project, rec.bundle)
+    ctx = GcpFetchContext(project, rec, tuning)
+    gcs.fetch(ctx)
+    iam_rec = Recorder(Scope("gcp", project, GLOBAL_REGION, IAM_COLLECTOR), gcp_iam.OPERATIONS, classify_gcp_error)
+    gcp_iam.fetch(GcpFetchContext(project, iam_rec, tuning))
+    return ProjectEvidence(project, rec.bundle, iam_rec.bundle)

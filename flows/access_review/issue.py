@@ -24,6 +24,7 @@ from collectors.evidence import dumps
 from flows.access_review.aws_population import aws_population
 from flows.access_review.context import AccessReviewContext, AccessReviewError
 from flows.access_review.fetch import _targets, fetch_account, fetch_identity_center, fetch_project
+from flows.access_review.gcp_iam_population import gcp_iam_population
 from flows.access_review.gcp_population import gcp_population
 from flows.access_review.sso_population import sso_population
 from flows.access_review.storage import (
@@ -48,8 +49,10 @@ POPULATION_PROVIDERS: dict[str, Callable[[AccessReviewContext], list[Principal]]
     "aws": aws_population,
     "aws_sso": sso_population,
     "gcp": gcp_population,
+    "gcp_iam": gcp_iam_population,
 }
 SSO_FOLDER = "sso"
+GCP_IAM_FOLDER = "iam"
 
 
 @dataclass
@@ -124,6 +127,7 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
         files += _store_bundle(folder, ic.bundle, SSO_FOLDER) if ic.bundle is not None else []
     for pe in project_evidence:
         files += _store_bundle(folder, pe.gcs, GCS_FOLDER)
+        files += _store_bundle(folder, pe.iam, GCP_IAM_FOLDER) if pe.iam is not None else []
     complete = not ctx.gaps
     accounts = [t.id for t in targets]
     population = {
