@@ -265,3 +265,8 @@ def test_escalation_in_an_inline_policy_is_privileged_as_for_iam_roles():
     ro = got[PS["ReadOnly"]]
     assert ro.status == Status.FAIL and "iam:AttachRolePolicy" in ro.reason
     assert "user carol@dexo.chat in 333333333333 (direct)" in ro.reason
+
+
+def test_an_instance_without_permission_sets_is_not_applicable():
+    (r,) = results("aws.sso.privileged_permission_sets", overrides={("ListPermissionSets", ""): {"PermissionSets": []}})
+    assert r.status == Status.NOT_APPLICABLE and r.resource_id == ARN and r.resource_type == "AWS::SSO::Instance"

@@ -152,6 +152,11 @@ def privileged_permission_sets(bundle: EvidenceBundle, ctx: CheckContext) -> Ite
     scope_results, instances, ev = _instances(bundle, ctx, expected)
     yield from scope_results
     for inst in instances:
+        if not inst.permission_sets:
+            kw0: dict[str, Any] = {"evidence": ev, "expected": expected, "region": inst.region}
+            observed = {"permission_sets": 0}
+            reason = "the instance has no permission set"
+            yield ctx.not_applicable(inst.arn, observed=observed, reason=reason, resource_type=INSTANCE_TYPE, **kw0)
         for ps in inst.permission_sets.values():
             kw: dict[str, Any] = {"evidence": ev, "expected": expected, "region": inst.region}
             if ps.failed is not None:
