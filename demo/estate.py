@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from demo.estate_data_services import seed_data_services
+from demo.estate_data_stores import seed_data_tier_estate
 from demo.estate_iam import seed_iam_identities
 from demo.estate_sso import seed_identity_center
 from demo.estate_storage import Ledger, seed_dynamodb, seed_ebs, seed_kms, seed_rds, seed_s3
@@ -87,6 +88,7 @@ def seed_demo_estate(endpoint_url: str) -> DemoEstate:
     merge_expected(
         expected, seed_data_services(endpoint_url, accounts, functools.partial(member_session, endpoint_url))
     )
+    merge_expected(expected, seed_data_tier_estate(endpoint_url, accounts))
     return DemoEstate(
         organization=ORGANIZATION,
         organization_id=org_id,

@@ -33,6 +33,7 @@ from controls.commitments import evaluate_commitments, load_commitments
 from controls.exceptions import apply_exceptions, load_exceptions
 from controls.mapping import control_results
 from flows.accounts import AccountTarget, Discovery
+from flows.assessment import assessment_fields
 from flows.collect import ScopeOutcome
 from flows.config import AppConfig
 from flows.notifications import mark_new_failures
@@ -41,7 +42,7 @@ from reports.atomic import sha256_file
 from reports.drift import Drift, compute_drift, load_run_controls, load_run_findings_fast
 from reports.exports import RunMeta, write_exports
 from reports.locker import Locker
-from reports.store import RunInfo, RunWriter
+from reports.store import RunInfo, RunWriter, drift_baseline
 
 TOOL = "soc2-evidence"
 
@@ -130,7 +131,7 @@ def finish_run(
     commitments = evaluate_commitments(promises, {r.control_id: str(r.status) for r in results})
     finished = datetime.now(UTC)
     collection_seconds = time.monotonic() - t0
-    baseline = previous[-1] if previous else None
+    baseline = drift_baseline(previous)  # the chain's predecessor is previous[-1], partial or not
     drift = compute_drift(
         load_run_findings_fast(baseline.path) if baseline else None,
         findings,
@@ -194,7 +195,7 @@ def finish_run(
         catalog_sha256=catalog_ref.sha256,
         findings_sha256=findings_ref.sha256,
         controls_sha256=controls_ref.sha256,
-        previous_manifest_sha256=(baseline.manifest_sha256 if baseline else "") or "",
+        previous_manifest_sha256=(previous[-1].manifest_sha256 if previous else "") or "",
         account_names={t.id: t.name for t in targets if t.name},
     )
     exports = write_exports(writer.path, run_meta, catalog.controls, findings, results, specs())
@@ -206,6 +207,7 @@ def finish_run(
         "python": platform.python_version(),
         "run_id": run_id,
         "status": "completed",
+        **assessment_fields(outcomes),  # "partial" when an account/project/endpoint was not assessed
         "organization": cfg.organization,
         "period": {"start": cfg.period.start.isoformat(), "end": cfg.period.end.isoformat()},
         "started_at": iso(started),
@@ -243,6 +245,7 @@ def finish_run(
             "drift": drift_ref.to_json(),
             "exports": [{"path": p, "sha256": h} for p, h in exports],
         },
+        "drift_baseline": baseline.run_id if baseline else None,
         "previous_run": previous[-1].run_id if previous else None,
         "previous_manifest_sha256": previous[-1].manifest_sha256 if previous else None,
         "prefect": _prefect_context(),

@@ -45,7 +45,7 @@ from flows.identity_center import COLLECTOR as SSO_COLLECTOR
 from flows.identity_center import identity_center_plan, not_in_scope
 from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
-from reports.store import RunWriter, new_run_id
+from reports.store import RunWriter, drift_baseline, new_run_id
 
 
 def tunings_for(cfg: AppConfig, concurrency: int | None) -> tuple[Tunings, int]:
@@ -223,7 +223,12 @@ def _run_staged(
 ) -> RunOutcome:
     # the task runner is opened here, not taken from the flow's decorator, so a
     # run started by a deployment or `serve` honours orchestration: too
-    with locker.stage(keep=keep) as out, task_runner_for(cfg.orchestration, workers) as runner:
+    # one run at a time on the output (a lock file; RunLocked when another run holds it)
+    with (
+        locker.stage(keep=keep) as out,
+        locker.run_lock(accounts),
+        task_runner_for(cfg.orchestration, workers) as runner,
+    ):
         return _execute_in(cfg, out.resolve(), locker, runner, concurrency, accounts, logger)
 
 
@@ -241,11 +246,12 @@ def _execute_in(
     started = datetime.now(UTC)
     as_of = started
     run_id = new_run_id(started)
-    # the drift baseline: the last completed run of the same scope (a run
-    # restricted to some accounts compares with runs of those accounts only)
+    # the runs of the same scope (a run restricted to some accounts follows runs of
+    # those accounts only): the newest is the chain's predecessor, the newest that
+    # assessed everything is the drift baseline (a partial run never is)
     previous = [r for r in locker.completed_runs(out_dir) if r.manifest.get("accounts_filter") == accounts]
-    if previous and locker.location.is_remote:
-        locker.fetch_run(previous[-1].run_id, previous[-1].path, DRIFT_FILES)
+    if (baseline := drift_baseline(previous)) and locker.location.is_remote:
+        locker.fetch_run(baseline.run_id, baseline.path, DRIFT_FILES)
     writer = RunWriter.create(out_dir, run_id)
     tunings, workers = tunings_for(cfg, concurrency)
     tuning = tunings.aws

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from flows.cli_common import EXIT_OK, load_inputs
+from flows.cli_common import EXIT_OK, BadInput, load_inputs
 
 
 def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
@@ -47,12 +47,21 @@ def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
+    cfg = load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
+    from flows.assessment import run_exit_code
+    from flows.preflight import preflight_or_exit
     from flows.run import run_evidence
+    from reports.locker import RunLocked
 
-    outcome = run_evidence(args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency)
+    preflight_or_exit(cfg, args.output)  # credentials, accounts, output: exit 2 in seconds, one message
+    try:
+        outcome = run_evidence(
+            args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency
+        )
+    except RunLocked as exc:  # another run took the output after preflight
+        raise BadInput(str(exc)) from None
     print_summary(outcome)
-    return EXIT_OK
+    return run_exit_code(outcome.manifest)  # 3 when an account/project/endpoint was not assessed
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -69,7 +78,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     for line in warnings:
         print(line)
+    print_demo_period(Path(args.output))
     return EXIT_OK
+
+
+def print_demo_period(output: Path) -> None:
+    """The demo ends with the period report over every run in its output (run it again to add
+    runs): the config's period, cut at today, at the shipped daily schedule."""
+    from flows.config import load_config
+    from flows.period import write_period_report
+
+    cfg = load_config(output / "soc2-evidence.yaml")
+    report = write_period_report(cfg.output, cfg.organization, cfg.period.start, cfg.period.end)
+    tl = report.timeline
+    print(
+        f"\nPeriod report ({tl.first_day} to {tl.last_day}, {len(tl.runs)} run(s) so far, "
+        f"{len(tl.gaps)} gap(s)):\n  {report.path}"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -103,6 +103,9 @@ def test_internal_failure_exits_1_without_traceback(
     def boom(*a: object, **k: object) -> None:
         raise RuntimeError("disk on fire")
 
+    from flows.preflight import Preflight
+
+    monkeypatch.setattr("flows.preflight.run_preflight", lambda *a, **k: Preflight())  # no AWS here
     monkeypatch.setattr("flows.run.run_evidence", boom)
     assert main(["run", "--config", str(cfg)]) == 1
     err = capsys.readouterr().err

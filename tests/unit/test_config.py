@@ -315,7 +315,8 @@ def test_yaml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
 def test_yaml_bad_indentation(tmp_path: Path) -> None:
     path = write(tmp_path, "organization: Dexo\n  period: x\n")
     message = config_error(path)
-    assert message.startswith(f"{path}: line 2, column 9: mapping values are not allowed here")
+    # libyaml says "... not allowed in this context", the pure-Python parser "... not allowed here"
+    assert message.startswith(f"{path}: line 2, column 9: mapping values are not allowed ")
 
 
 def test_duplicate_yaml_key(tmp_path: Path) -> None:
@@ -717,6 +718,45 @@ def test_bad_access_reviews_directory(tmp_path: Path, value: str, problem: str) 
     (tmp_path / "afile").write_text("x")
     path = write(tmp_path, MINIMAL + f"access_reviews: {{directory: {value}}}\n")
     assert_problem(config_error(path), path, "access_reviews.directory", problem)
+
+
+def test_thousands_of_unknown_keys_are_rejected_with_a_capped_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12, defect 8: 100,000 unknown keys took 90 s to reject and printed 17.5 MB, one
+    line (and one "did you mean" search) per key. The listing stops at MAX_LISTED_PROBLEMS and
+    says how many more; only the listed keys are searched for a suggestion."""
+    from flows.config import humanize
+
+    searched: list[str] = []
+    real = humanize._did_you_mean
+
+    def counting(word: str, candidates: object) -> str:
+        searched.append(word)
+        return real(word, candidates)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(humanize, "_did_you_mean", counting)
+    n = 5_000
+    keys = "".join(f"unknown_key_{i}: 1\n" for i in range(n))
+    path = write(tmp_path, "organization: Dexo\nperiod: {start: 2026-01-01, end: 2026-12-31}\n" + keys)
+    message = config_error(path)
+    lines = message.splitlines()
+    limit = humanize.MAX_LISTED_PROBLEMS
+    assert len(lines) == limit + 1
+    assert lines[0] == f"{path}: unknown_key_0: unknown key (allowed: " + lines[0].split("(allowed: ")[1]
+    assert lines[-1] == f"{path}: ... and {n - limit:,} more problem(s) like these (the first {limit} are listed)"
+    assert len(message) < 400 * (limit + 1)  # old: one ~250-character line per key
+    assert len(searched) == limit
+
+
+def test_the_listing_cap_counts_problems_inside_one_value(tmp_path: Path) -> None:
+    """Many bad regions in one list are one pydantic error but one line each: counted as such."""
+    regions = ", ".join(f"xx-nowhere-{i}" for i in range(50))
+    path = write(
+        tmp_path, f"organization: Dexo\nperiod: {{start: 2026-01-01, end: 2026-12-31}}\naws:\n  regions: [{regions}]\n"
+    )
+    lines = config_error(path).splitlines()
+    assert len(lines) == 21 and lines[-1].endswith("... and 30 more problem(s) like these (the first 20 are listed)")
 
 
 def test_the_roles_this_tool_assumes_are_the_privileged_roles_checks_tool_roles(tmp_path: Path) -> None:
