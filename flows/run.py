@@ -43,6 +43,8 @@ from flows.collect import (
 from flows.config import AppConfig, Endpoint, load_config
 from flows.finish import RunOutcome, finish_run
 from flows.gcp_projects import resolve_projects
+from flows.identity_center import COLLECTOR as SSO_COLLECTOR
+from flows.identity_center import identity_center_plan, not_in_scope
 from flows.regions import SCOPE_COLLECTOR, plan_regions
 from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
@@ -336,6 +338,10 @@ def _execute_in(
         tuning=tuning,
     )
     outcomes += scope_outcomes
+    sso_plan = identity_center_plan(cfg, targets, {t.id: plans[t.id].examined for t in targets})
+    if accounts is None and (bad := not_in_scope(cfg, targets)) is not None and cfg.aws.identity_center:
+        where = Scope("aws", cfg.aws.identity_center.account, GLOBAL_REGION, SSO_COLLECTOR)
+        outcomes.append(unreachable_outcome(where, bad))
     for t in targets:
         ident = identities[t.id]
         callers[t.id] = ident.arn or f"error: {ident.call.error.code}: {ident.call.error.message}"  # type: ignore[union-attr]
@@ -353,11 +359,14 @@ def _execute_in(
             ("access_review", _scopes_for("access_review")),
         ):
             for cid, region in scopes:
+                if cid == SSO_COLLECTOR and t.id not in sso_plan:
+                    continue  # Identity Center is read from the account that administers it
                 if not ident.ok:
                     outcomes.append(unreachable_outcome(Scope(provider, t.id, region, cid), ident.call, ident_ref))
                     continue
                 reviews = str(reviews_root) if provider == "access_review" and reviews_root else None
-                submit(Target(provider, t.id, role_arn=t.role_arn, reviews_dir=reviews), region, cid)
+                target = Target(provider, t.id, t.role_arn, reviews_dir=reviews, identity_center=sso_plan.get(t.id))
+                submit(target, region, cid)
     outcomes += _gather(pending)
     discovered: list[DiscoveredEndpoint] = []
     if cfg.endpoints.discover and accounts is None:

@@ -72,14 +72,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from demo.run import run_demo
+    from flows.access_review import describe_population
 
     outcome, review = run_demo(Path(args.output), concurrency=args.concurrency, all_regions=args.all_regions)
     print_summary(outcome)
+    described, warnings = describe_population(review)
     print(
-        f"\nAccess review {review.review_id} issued: {len(review.principals)} principals to decide in\n"
+        f"\nAccess review {review.review_id} issued: {len(review.principals)} principals to decide ({described}) in\n"
         f"  {review.workbook}\n"
         "  (fill Decision, Reviewer, Reviewed on, Justification; then: soc2-evidence access-review complete FILE)"
     )
+    for line in warnings:
+        print(line)
     print_demo_period(Path(args.output))
     return EXIT_OK
 
