@@ -19,7 +19,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from flows import access_review_cli, catalog_cli, run_cli, schedule_cli, stored_runs_cli
+from flows import access_review_cli, catalog_cli, interrupt, run_cli, schedule_cli, stored_runs_cli
 from flows.cli_common import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, BadInput
 from flows.prefect_env import apply_prefect_defaults
 
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    interrupt.install()  # first: Ctrl-C at any moment exits 130 at once, leaving nothing behind
     parser = build_parser()
     args = parser.parse_args(argv)
     apply_prefect_defaults(verbose=args.verbose)

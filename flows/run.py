@@ -41,6 +41,7 @@ from flows.collect import (
 )
 from flows.config import AppConfig, Endpoint, load_config
 from flows.finish import RunOutcome, finish_run
+from flows.interrupt import reclaim_sigterm, track_run
 from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
 from reports.store import RunWriter, new_run_id
@@ -190,6 +191,7 @@ def execute_run(
     concurrency: int | None = None,
     accounts: list[str] | None = None,
 ) -> RunOutcome:
+    reclaim_sigterm()  # Prefect's engine swapped in its own (slow, graceful) SIGTERM handler
     logger = get_run_logger()
     location = parse_location(str(output)) if output else cfg.output_location
     locker = open_locker(location)
@@ -245,6 +247,7 @@ def _execute_in(
     if previous and locker.location.is_remote:
         locker.fetch_run(previous[-1].run_id, previous[-1].path, DRIFT_FILES)
     writer = RunWriter.create(out_dir, run_id)
+    track_run(writer.path)  # Ctrl-C: marked interrupted, temporary files swept
     tunings, workers = tunings_for(cfg, concurrency)
     tuning = tunings.aws
     clear_credentials_cache()

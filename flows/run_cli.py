@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from flows.cli_common import EXIT_OK, load_inputs
+from flows.local_api import LocalApi
 
 
 def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
@@ -47,10 +48,14 @@ def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
-    from flows.run import run_evidence
+    with LocalApi() as api:  # Prefect's API server, owned by this process (starts while we load)
+        load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
+        from flows.run import run_evidence
 
-    outcome = run_evidence(args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency)
+        with api.serving():
+            outcome = run_evidence(
+                args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency
+            )
     print_summary(outcome)
     return EXIT_OK
 
@@ -58,7 +63,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo.run import run_demo
 
-    outcome, review = run_demo(Path(args.output), concurrency=args.concurrency)
+    with LocalApi() as api, api.serving():
+        outcome, review = run_demo(Path(args.output), concurrency=args.concurrency)
     print_summary(outcome)
     print(
         f"\nAccess review {review.review_id} issued: {len(review.principals)} principals to decide in\n"

@@ -23,6 +23,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from reports.interrupted import describe as describe_interrupted
 from reports.store import CONTROLS, MANIFEST, ManifestError, completed_runs, read_manifest
 
 CONTROL_STATUSES = ("effective", "deficient", "incomplete", "no_evidence")
@@ -242,7 +243,7 @@ def _incomplete(output: Path, complete: set[str]) -> list[IncompleteRun]:
             continue
         mpath = child / MANIFEST
         if not mpath.is_file():
-            reason = "no manifest.json (killed or crashed before the end)"
+            reason = describe_interrupted(child) or "no manifest.json (killed or crashed before the end)"
         else:
             try:
                 status = read_manifest(child).get("status")
