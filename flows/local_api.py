@@ -172,4 +172,18 @@ class LocalApi:
             return
         self.server.wait_ready(settings.server.ephemeral.startup_timeout_seconds)
         with temporary_settings(updates={PREFECT_API_URL: self.server.api_url}):
-            yield self.server.api_url
+            try:
+                yield self.server.api_url
+            finally:
+                _drain_prefect_workers()
+
+
+def _drain_prefect_workers(timeout: float = 5.0) -> None:
+    """Send the logs and events Prefect still queues, while the server is up (else, at exit:
+    "--- Error logging to API --- All connection attempts failed")."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            worker.drain_all(timeout=timeout)

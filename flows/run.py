@@ -40,8 +40,11 @@ from flows.collect import (
     write_bundle,
 )
 from flows.config import AppConfig, Endpoint, load_config
+from flows.console import showing
 from flows.finish import RunOutcome, finish_run
 from flows.interrupt import reclaim_sigterm, track_run
+from flows.prefect_ui import name_flow_run, progress_artifact
+from flows.progress import RunProgress
 from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
 from reports.store import RunWriter, new_run_id
@@ -223,8 +226,14 @@ def _run_staged(
 ) -> RunOutcome:
     # the task runner is opened here, not taken from the flow's decorator, so a
     # run started by a deployment or `serve` honours orchestration: too
-    with locker.stage(keep=keep) as out, task_runner_for(cfg.orchestration, workers) as runner:
-        return _execute_in(cfg, out.resolve(), locker, runner, concurrency, accounts, logger)
+    progress = RunProgress()  # shown by the CLI (flows.console) and in the Prefect UI
+    with (
+        locker.stage(keep=keep) as out,
+        task_runner_for(cfg.orchestration, workers) as runner,
+        showing(progress),
+        progress_artifact(progress),
+    ):
+        return _execute_in(cfg, out.resolve(), locker, runner, concurrency, accounts, logger, progress)
 
 
 def _execute_in(
@@ -235,6 +244,7 @@ def _execute_in(
     concurrency: int | None,
     accounts: list[str] | None,
     logger: Any,
+    progress: RunProgress,
 ) -> RunOutcome:
     all_checks = checks()
     catalog = load_catalog(cfg.catalog, set(all_checks))
@@ -248,6 +258,8 @@ def _execute_in(
         locker.fetch_run(previous[-1].run_id, previous[-1].path, DRIFT_FILES)
     writer = RunWriter.create(out_dir, run_id)
     track_run(writer.path)  # Ctrl-C: marked interrupted, temporary files swept
+    progress.run_id = run_id
+    name_flow_run(run_id)
     tunings, workers = tunings_for(cfg, concurrency)
     tuning = tunings.aws
     clear_credentials_cache()
@@ -266,6 +278,7 @@ def _execute_in(
             "tunings": tunings,
         }
         fut = runner.submit(collect_task, params)
+        progress.watch(fut)
         pending.append((scope, fut))
 
     # GCP projects and TLS endpoints need no account identification: start them first
@@ -322,6 +335,7 @@ def _execute_in(
         bundle.add(ident.call)
         evidence_files += write_bundle(bundle, writer)
         api_calls += 1
+        progress.add_calls(1, errors=0 if ident.ok else 1)
         ident_ref = bundle.ref(ident.call.service, ident.call.operation)
         for provider, scopes in (
             ("aws", _scopes_for("aws", t.regions)),
@@ -348,6 +362,7 @@ def _execute_in(
         outcomes += _gather(pending)
 
     # findings, drift, the run's files and manifest, upload, event, artifacts
+    progress.set_phase("writing findings and the workbook")
     return finish_run(
         cfg,
         locker=locker,

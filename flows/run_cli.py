@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from flows import console
 from flows.cli_common import EXIT_OK, load_inputs
 from flows.local_api import LocalApi
 
@@ -52,6 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
         from flows.run import run_evidence
 
+        console.enable(verbose=args.verbose)  # progress display; warnings as plain lines
         with api.serving():
             outcome = run_evidence(
                 args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency
@@ -63,6 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo.run import run_demo
 
+    console.enable(verbose=args.verbose)
     with LocalApi() as api, api.serving():
         outcome, review = run_demo(Path(args.output), concurrency=args.concurrency)
     print_summary(outcome)
