@@ -87,6 +87,7 @@ def showing(progress: RunProgress) -> Iterator[None]:
 
 def render_live(snap: Snapshot, run_id: str) -> Any:
     """The live line: a bar and the counters (a rich renderable)."""
+    from rich.console import Group
     from rich.progress_bar import ProgressBar
     from rich.table import Table
 
@@ -98,10 +99,8 @@ def render_live(snap: Snapshot, run_id: str) -> Any:
     )
     if snap.phase != "collecting":
         text = f"{snap.phase} · " + text
-    grid.add_row(
-        f"run {run_id}" if run_id else "run", ProgressBar(total=max(snap.total, 1), completed=snap.done, width=30), text
-    )
-    return grid
+    grid.add_row(ProgressBar(total=max(snap.total, 1), completed=snap.done, width=24), text)
+    return Group(f"run {run_id}" if run_id else "run", grid)
 
 
 @contextmanager

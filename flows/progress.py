@@ -76,13 +76,14 @@ class RunProgress:
         ctx = contextvars.copy_context()  # one per future: a context is entered by one thread at a time
 
         def done(fut: Any) -> None:
+            # result(), not state: a Prefect future's `state` asks the API, which records
+            # task states in batches (flows.prefect_env) and may still say Running
             try:
-                if fut.state.is_completed():
-                    self.record_outcome(fut.result())
-                    return
+                outcome = fut.result()
             except Exception:
-                pass
-            self.record(0, 1)  # failed after its retries: its scope is an error
+                self.record(0, 1)  # failed after its retries: its scope is an error
+            else:
+                self.record_outcome(outcome)
 
         future.add_done_callback(lambda fut: ctx.run(done, fut))
 
