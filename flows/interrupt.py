@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -40,14 +41,22 @@ _runs: list[Path] = []
 _installed = False
 
 
-def install() -> None:
-    """Handle SIGINT and SIGTERM in this process (main thread only; a no-op elsewhere)."""
+def install() -> Callable[[], None]:
+    """Handle SIGINT and SIGTERM in this process (main thread only; a no-op elsewhere).
+    Returns what puts the previous handlers back (main() called in-process, as by tests)."""
     global _installed
     if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in HANDLED:
-        signal.signal(signum, on_signal)
+        return lambda: None
+    previous = {signum: signal.signal(signum, on_signal) for signum in HANDLED}
     _installed = True
+
+    def restore() -> None:
+        global _installed
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _installed = False
+
+    return restore
 
 
 def reclaim_sigterm() -> None:
