@@ -1,6 +1,6 @@
 """`soc2-evidence run` and `soc2-evidence demo`: start an evidence run and print its summary.
 
-The run itself is flows.run; the demo's estate is flows.demo. Registered by
+The run itself is flows.run; the demo's estate is the top-level package demo. Registered by
 flows.cli through register(subparsers).
 """
 
@@ -63,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from flows.demo.run import run_demo
+    from demo.run import run_demo
 
     console.enable(verbose=args.verbose)
     with LocalApi() as api, api.serving():

@@ -82,15 +82,43 @@ register_collector(
 )
 
 
-def _buckets(bundle: EvidenceBundle) -> Iterator[tuple[str, str]]:
-    """(bucket name, region) for every listed bucket."""
+def _located(bundle: EvidenceBundle) -> Iterator[tuple[str, str | None, ApiCall | None]]:
+    """(bucket name, region, the failed or missing GetBucketLocation when the region is unknown)."""
     for page in bundle.all("s3", "ListBuckets"):
         for b in (page.response or {}).get("Buckets", []):
-            region = b.get("BucketRegion")
-            if not region:
-                loc = bundle.find("s3", "GetBucketLocation", Bucket=b["Name"])
-                region = _region_of((loc.response or {}).get("LocationConstraint")) if loc and loc.ok else GLOBAL_REGION
-            yield b["Name"], region
+            name = b["Name"]
+            if b.get("BucketRegion"):
+                yield name, b["BucketRegion"], None
+                continue
+            loc = bundle.find("s3", "GetBucketLocation", Bucket=name)
+            if loc is None:
+                error = ApiError(
+                    "NotCollected", "no recorded GetBucketLocation answer", OPERATIONS["s3:GetBucketLocation"]
+                )
+                yield name, None, ApiCall("s3", "GetBucketLocation", {"Bucket": name}, "", None, error)
+            elif not loc.ok:
+                yield name, None, loc
+            else:
+                yield name, _region_of((loc.response or {}).get("LocationConstraint")), None
+
+
+def _buckets(bundle: EvidenceBundle) -> Iterator[tuple[str, str]]:
+    """(bucket name, region) for every listed bucket whose region is known; see _unlocated."""
+    for name, region, _ in _located(bundle):
+        if region is not None:
+            yield name, region
+
+
+def _unlocated(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[CheckResult]:
+    """An `error` per bucket whose region could not be read, for every bucket check.
+
+    ListBuckets did not say where the bucket lives and GetBucketLocation failed: the verdict
+    would be filed under the wrong region (data residency is part of what an auditor reads), and
+    the bucket's own calls went to a guessed endpoint, so the bucket is not assessed."""
+    for name, region, failed in _located(bundle):
+        if region is None and failed is not None:
+            evidence = bundle.refs_for(("s3", "ListBuckets"), ("s3", "GetBucketLocation"))
+            yield ctx.error(failed, name, region=GLOBAL_REGION, evidence=evidence)
 
 
 def _listing_failed(bundle: EvidenceBundle, ctx: CheckContext) -> Iterable[CheckResult]:
@@ -133,6 +161,7 @@ def s3_default_encryption(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator
     if ctx.thresholds["require_kms"]:
         allowed = [a for a in allowed if a.startswith("aws:kms")]
     expected = {"algorithm_in": allowed}
+    yield from _unlocated(bundle, ctx)
     for name, region in _buckets(bundle):
         call = bundle.find("s3", "GetBucketEncryption", Bucket=name)
         ev = bundle.refs_for(("s3", "ListBuckets"), ("s3", "GetBucketEncryption"))
@@ -243,6 +272,7 @@ def s3_public_access_block(bundle: EvidenceBundle, ctx: CheckContext) -> Iterato
             reason=f"account level off: {', '.join(off)}",
         )
     yield from _listing_failed(bundle, ctx)
+    yield from _unlocated(bundle, ctx)
     for name, region in _buckets(bundle):
         call = bundle.find("s3", "GetPublicAccessBlock", Bucket=name)
         ev = bundle.refs_for(

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
-from collectors.aws.s3 import NO_BUCKET_POLICY, _buckets, _listing_failed, _missing
+from collectors.aws.s3 import NO_BUCKET_POLICY, _buckets, _listing_failed, _missing, _unlocated
 from collectors.evidence import EvidenceBundle
 from collectors.registry import CheckContext, check
 from controls import CheckResult, Severity
@@ -161,6 +161,7 @@ def s3_secure_transport(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[C
         "condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
     yield from _listing_failed(bundle, ctx)
+    yield from _unlocated(bundle, ctx)
     for name, region in _buckets(bundle):
         call = bundle.find("s3", "GetBucketPolicy", Bucket=name)
         ev = bundle.refs_for(("s3", "ListBuckets"), ("s3", "GetBucketPolicy"))

@@ -80,13 +80,16 @@ class AccessReviewsConfig(_Section):
         return None if value is None else _directory_path(value, info)
 
 
+PRIVILEGED_ROLES_CHECK = "aws.iam.privileged_roles"
+
+
 class AppConfig(_Section):
     organization: NonEmptyStr
     period: Period
     aws: AwsConfig = AwsConfig()
     gcp: GcpConfig = GcpConfig()
     endpoints: EndpointsConfig = EndpointsConfig()
-    thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict, validate_default=True)
     catalog: Path | None = None
     exceptions: Path | None = None
     commitments: Path | None = None
@@ -162,6 +165,21 @@ class AppConfig(_Section):
         if problems:
             raise _Problems(problems)
         return checked
+
+    @field_validator("thresholds")
+    @classmethod
+    def _tool_roles(cls, value: dict[str, dict[str, Any]], info: ValidationInfo) -> dict[str, dict[str, Any]]:
+        """The roles this tool assumes are listed by aws.iam.privileged_roles, never failed: they
+        are whatever this config names (the Organizations role name, each account's role ARN), so
+        the check's `tool_roles` threshold follows the config unless it is set explicitly. It is
+        stored with the run's thresholds, so `evaluate` reproduces the verdicts."""
+        aws = info.data.get("aws")
+        own = value.get(PRIVILEGED_ROLES_CHECK, {})
+        if aws is None or "tool_roles" in own:
+            return value
+        roles = {aws.organization.role_name}
+        roles.update(a.role_arn.rsplit("/", 1)[-1] for a in aws.accounts if a.role_arn)
+        return {**value, PRIVILEGED_ROLES_CHECK: {**own, "tool_roles": sorted(roles)}}
 
     def to_json(self) -> dict[str, Any]:
         """The resolved config as JSON-ready data (paths as strings, dates ISO),

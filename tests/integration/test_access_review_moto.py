@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl import load_workbook
 
+from demo.emulators import MotoEmulator
+from demo.estate import seed_demo_estate
+from demo.estate_iam import EXTERNAL_PRINCIPAL, VENDOR_ROLE
+from demo.run import write_demo_config
 from flows.access_review import REVIEWS, complete, start
 from flows.access_review_cli import register
 from flows.config import load_config
-from flows.demo.emulators import MotoEmulator
-from flows.demo.estate import seed_demo_estate
-from flows.demo.estate_iam import EXTERNAL_PRINCIPAL, VENDOR_ROLE
-from flows.demo.run import write_demo_config
 from reports.access_review import HEADERS, SHEET
 from reports.atomic import sha256_file
 

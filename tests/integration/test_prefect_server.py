@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.demo.emulators import MotoEmulator
-from flows.demo.estate import DemoEstate, seed_demo_estate
-from flows.demo.run import write_demo_config
+from demo.emulators import MotoEmulator
+from demo.estate import DemoEstate, seed_demo_estate
+from demo.run import write_demo_config
 
 pytestmark = pytest.mark.integration
 

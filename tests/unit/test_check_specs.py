@@ -15,6 +15,14 @@ EXPECTED_CHECKS = {
     "aws.rds.storage_encryption",
     "aws.dynamodb.encryption",
     "aws.kms.key_rotation",
+    "aws.rds.snapshot_encryption",
+    "aws.rds.transport_encryption",
+    "aws.ebs.snapshot_encryption",
+    "aws.elasticache.encryption",
+    "aws.efs.encryption",
+    "aws.efs.secure_transport",
+    "aws.opensearch.encryption",
+    "aws.redshift.encryption",
 }
 
 
@@ -41,7 +49,10 @@ def test_check_spec_is_complete_and_permissions_are_collected(check_id):
     assert not missing, f"{check_id}: permissions not requested by {collector.id}: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("collector_id", ["aws.ebs", "aws.rds", "aws.dynamodb", "aws.kms"])
+@pytest.mark.parametrize(
+    "collector_id",
+    ["aws.ebs", "aws.rds", "aws.dynamodb", "aws.kms", "aws.elasticache", "aws.efs", "aws.opensearch", "aws.redshift"],
+)
 def test_new_collectors_run_per_region_and_are_used(collector_id):
     spec = collectors()[collector_id]
     assert spec.per_region is True

@@ -1,6 +1,6 @@
 """endpoint.tls.* and endpoint.https.hsts on recorded sslyze scans.
 
-The fixtures are real scans of local servers (flows/demo/tls_servers.py),
+The fixtures are real scans of local servers (demo/tls_servers.py),
 captured through the collector's fetch, with the port set to 443, trust store
 paths made machine-independent and the leaf's validity pinned to 2025 dates.
 Variants are edited copies made here.

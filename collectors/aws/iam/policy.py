@@ -5,14 +5,16 @@ URL-encoded) and the Authorization model (authz.py); no API calls, no check resu
 Kept apart from the checks so that every check about privilege (users today, roles
 next) and the access review evaluate policies the same way.
 
-What counts as administrative privilege (aws.iam.privileged_users): the AWS
-managed AdministratorAccess or IAMFullAccess policy (recognised by ARN; the
-list is the threshold privileged_aws_managed_policies), or any inline /
-customer managed policy (default version) with an Allow statement whose Action
-is "*" or "iam:*" (a string or in a list) on Resource "*": whoever controls IAM
-can grant themselves everything. Conditions and Deny statements are not
-evaluated (a conditional admin is still listed: conservative); NotAction
-statements are not counted (PowerUserAccess style).
+What counts as privilege (aws.iam.privileged_users, the access review): the AWS managed
+AdministratorAccess or IAMFullAccess policy (recognised by ARN; the list is the threshold
+privileged_aws_managed_policies), or any inline / customer managed policy (default
+version) with a statement that collectors/aws/iam_privilege_eval.py finds privileged:
+`*` on `*`, every IAM action, NotAction with Allow on `*`, the policy-writing escalation
+actions (`iam:Attach*Policy`, `iam:Put*Policy`, `iam:CreatePolicyVersion`, wildcards
+such as `iam:Attach*` included), `iam:PassRole` or `sts:AssumeRole` on every role. The
+same evaluator judges roles and groups (aws.iam.privileged_roles), so a user and a role
+with the same policy get the same answer. Conditions and Deny statements are not
+subtracted (a conditional grant is still listed: conservative).
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from collectors.aws.iam.authz import Authorization
+from collectors.aws.iam_privilege_eval import document_grants
 
 AWS_MANAGED = re.compile(r"^arn:aws[\w-]*:iam::aws:policy/(?:.*/)?([^/]+)$")
-ADMIN_ACTIONS = frozenset({"*", "iam:*"})
 
 
 def _policy_document(doc: Any) -> Any:
@@ -49,20 +51,9 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def admin_statement(doc: Any) -> str | None:
-    """The action ("*" or "iam:*") an Allow statement grants on Resource "*", if any."""
-    doc = _policy_document(doc)
-    if not isinstance(doc, Mapping):
-        return None
-    for stmt in _as_list(doc.get("Statement")):
-        if not isinstance(stmt, Mapping) or stmt.get("Effect") != "Allow":
-            continue
-        if "*" not in _as_list(stmt.get("Resource")):
-            continue
-        actions = {str(a).lower() for a in _as_list(stmt.get("Action"))}
-        for action in ("*", "iam:*"):
-            if action in actions:
-                return action
-    return None
+    """How the document grants privilege (e.g. "* on *", "iam:AttachUserPolicy on *"), if it does."""
+    grants = document_grants(doc)
+    return grants[0].describe() if grants else None
 
 
 def _default_document(policy: Mapping[str, Any]) -> Any:
@@ -97,15 +88,15 @@ def privilege_of(user: Mapping[str, Any], authz: Authorization, aws_managed_admi
             if doc is None:
                 unknown.append(f"{prefix}: {name}")
                 continue
-            action = admin_statement(doc)
-            if action:
-                grants.append(f"{prefix}: {name} (customer managed, {action} on *)")
+            how = admin_statement(doc)
+            if how:
+                grants.append(f"{prefix}: {name} (customer managed, {how})")
 
     def inline(policies: Iterable[Mapping[str, Any]], prefix: str) -> None:
         for pol in policies:
-            action = admin_statement(pol.get("PolicyDocument"))
-            if action:
-                suffix = "" if action == "*" else f" ({action} on *)"
+            how = admin_statement(pol.get("PolicyDocument"))
+            if how:
+                suffix = "" if how == "* on *" else f" ({how})"
                 grants.append(f"{prefix}: {pol.get('PolicyName')}{suffix}")
 
     managed(user.get("AttachedManagedPolicies") or [], "direct")

@@ -1,7 +1,7 @@
 """Dexo.chat's encryption-in-transit estate, seeded over HTTP into a moto server.
 
 seed_tls_estate() adds, inside the demo organization's accounts (entered with
-flows.demo.estate.member_session, as seed_demo_estate does), load balancers, CloudFront distributions,
+demo.seeding.member_session, as seed_demo_estate does), load balancers, CloudFront distributions,
 API Gateway custom domains, ACM certificates and S3 bucket policies: compliant and not, for every
 encryption-in-transit check. It returns the resource ids each check must fail (and pass), in the format
 the tool reports them.
@@ -27,7 +27,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from flows.demo.estate import member_session
+from demo.seeding import member_session
 
 __all__ = ["TLS_CHECKS", "seed_tls_estate"]
 

@@ -1,7 +1,7 @@
 """Dexo.chat's IAM identities, seeded over HTTP into a moto server (for the aws.iam checks).
 
 seed_iam_identities(endpoint_url, accounts) acts inside each account through
-flows.demo.estate.member_session (the management account with its own
+demo.seeding.member_session (the management account with its own
 credentials, members through OrganizationAccountAccessRole) and returns what
 each aws.iam check must find non-compliant, in the tool's resource_id format
 (user names; "<user>/password", "<user>/access_key_N"; "<root_account>"; the
@@ -32,7 +32,7 @@ from typing import Any
 import botocore.exceptions
 from botocore.config import Config
 
-from flows.demo.estate import member_session
+from demo.seeding import member_session
 
 __all__ = ["AGED_DAYS", "EXTERNAL_PRINCIPAL", "HOSTILE_USER_NAMES", "seed_iam_identities"]
 

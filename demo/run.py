@@ -16,13 +16,14 @@ from typing import Any
 
 import yaml
 
+from demo.emulators import MotoEmulator
+from demo.estate import DemoEstate, seed_demo_estate
+from demo.estate_data_services import DEMO_THRESHOLDS as DATA_TIER_DEMO_THRESHOLDS
+from demo.gcs_emulator import DEMO_THRESHOLDS as GCS_DEMO_THRESHOLDS
+from demo.gcs_emulator import GcsEmulator, seed_gcp_estate
+from demo.tls_servers import DemoEndpoints, start_demo_endpoints
 from flows.access_review import start as start_access_review
 from flows.config import load_config
-from flows.demo.emulators import MotoEmulator
-from flows.demo.estate import DemoEstate, seed_demo_estate
-from flows.demo.gcs_emulator import DEMO_THRESHOLDS as GCS_DEMO_THRESHOLDS
-from flows.demo.gcs_emulator import GcsEmulator, seed_gcp_estate
-from flows.demo.tls_servers import DemoEndpoints, start_demo_endpoints
 
 DEMO_REGIONS = ["us-east-1", "eu-west-1"]
 
@@ -78,13 +79,14 @@ def demo_config(
         },
         "output": str(output.resolve()),
     }
+    config["thresholds"] = dict(DATA_TIER_DEMO_THRESHOLDS)
     if gcp_projects:
         config["gcp"] = {"projects": list(gcp_projects)}
-        config["thresholds"] = dict(GCS_DEMO_THRESHOLDS)
+        config["thresholds"].update(GCS_DEMO_THRESHOLDS)
     exceptions = output / "exceptions.yaml"
     exceptions.write_text(demo_exceptions(datetime.now(UTC).date()), encoding="utf-8")
     config["exceptions"] = str(exceptions.resolve())
-    commitments = resources.files("flows.demo").joinpath("data/commitments.yaml")
+    commitments = resources.files("demo").joinpath("data/commitments.yaml")
     config["commitments"] = str(Path(str(commitments)).resolve())
     if endpoints is not None:
         config["endpoints"] = {
