@@ -19,9 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flows.demo.emulators import MotoEmulator
-from flows.demo.estate import DemoEstate, seed_demo_estate
-from flows.demo.run import write_demo_config
+from demo.emulators import MotoEmulator
+from demo.estate import DemoEstate, seed_demo_estate
+from demo.run import write_demo_config
 from reports.interrupted import INTERRUPTED, read_interrupted
 from reports.tempfiles import is_temporary
 
