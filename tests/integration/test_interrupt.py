@@ -40,7 +40,10 @@ def slow_estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict
         env = {**os.environ, **moto.env()}
         env.pop("PREFECT_API_URL", None)
         env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"  # a loaded machine: 16-30 s measured
-        yield env, tmp_path_factory.mktemp("interrupt"), estate
+        try:
+            yield env, tmp_path_factory.mktemp("interrupt"), estate
+        finally:
+            moto.reset()  # moto's state is per process: later modules seed the same estate
 
 
 def start_run(slow_estate, name: str) -> tuple[subprocess.Popen[bytes], Path, Path, Path]:
