@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from flows import console
 from flows.cli_common import EXIT_OK, BadInput, load_inputs
 from flows.gcp_projects import discovery_lines
+from flows.local_api import LocalApi
 from flows.regions import summary_lines
 
 
@@ -53,19 +55,22 @@ def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    cfg = load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
-    from flows.assessment import run_exit_code
-    from flows.preflight import preflight_or_exit
-    from flows.run import run_evidence
-    from reports.locker import RunLocked
+    with LocalApi() as api:  # Prefect's API server, owned by this process (starts while we load)
+        cfg = load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
+        from flows.assessment import run_exit_code
+        from flows.preflight import preflight_or_exit
+        from flows.run import run_evidence
+        from reports.locker import RunLocked
 
-    preflight_or_exit(cfg, args.output)  # credentials, accounts, output: exit 2 in seconds, one message
-    try:
-        outcome = run_evidence(
-            args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency
-        )
-    except RunLocked as exc:  # another run took the output after preflight
-        raise BadInput(str(exc)) from None
+        preflight_or_exit(cfg, args.output)  # credentials, accounts, output: exit 2 in seconds, one message
+        console.enable(verbose=args.verbose)  # progress display; warnings as plain lines
+        with api.serving():
+            try:
+                outcome = run_evidence(
+                    args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency
+                )
+            except RunLocked as exc:  # another run took the output after preflight
+                raise BadInput(str(exc)) from None
     print_summary(outcome)
     return run_exit_code(outcome.manifest)  # 3 when an account/project/endpoint was not assessed
 
@@ -74,7 +79,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from demo.run import run_demo
     from flows.access_review import describe_population
 
-    outcome, review = run_demo(Path(args.output), concurrency=args.concurrency, all_regions=args.all_regions)
+    console.enable(verbose=args.verbose)
+    with LocalApi() as api, api.serving():
+        outcome, review = run_demo(Path(args.output), concurrency=args.concurrency, all_regions=args.all_regions)
     print_summary(outcome)
     described, warnings = describe_population(review)
     print(
