@@ -58,7 +58,7 @@ from reports.workbook.model import (
 from reports.workbook.overview import population_counts, write_cover, write_populations, write_summary
 from reports.workbook.population import write_population_sheets
 from reports.workbook.styles import XLSX_OPTIONS, Formats
-from reports.workbook.table import TableWriter, discard_sheet_buffers
+from reports.workbook.table import PageSetup, TableWriter, discard_sheet_buffers
 from reports.workbook.view import RunView
 
 
@@ -78,7 +78,8 @@ def _write_sheets(wb: Workbook, data: WorkbookInput) -> None:
     """Every sheet, in the workbook's order (formats first: xlsxwriter numbers them as they are made)."""
     formats = Formats(wb)
     view = RunView(data)
-    out = TableWriter(wb, formats, view.taken)
+    page = PageSetup(header=f"{data.organization}: SOC 2 evidence, run {data.run_id}")
+    out = TableWriter(wb, formats, view.taken, page)
     write_cover(out, view)
     write_summary(out, view)
     write_populations(out, view)

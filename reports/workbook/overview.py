@@ -59,24 +59,29 @@ MANIFEST_NOTE = (
 
 
 def write_cover(out: TableWriter, view: RunView) -> None:
-    out.table(COVER_SHEET, [Column("Section"), Column("Item"), Column("Value", AUTO)], cover_rows(view))
+    columns = [Column("Section", max_width=20), Column("Item", max_width=34), Column("Value", AUTO, max_width=90)]
+    out.table(COVER_SHEET, columns, cover_rows(view))
 
 
 def write_summary(out: TableWriter, view: RunView) -> None:
+    """One row per control; printed on one page (a catalog of a few dozen controls stays legible)."""
     out.table(
         SUMMARY_SHEET,
-        table_columns(SUMMARY_HEADERS, numbers=range(4, len(SUMMARY_HEADERS))),
+        table_columns(SUMMARY_HEADERS, numbers=range(4, len(SUMMARY_HEADERS)), widths={"Title": 44, "Criteria": 18}),
         summary_rows(view),
         status_col=SUMMARY_HEADERS.index("Status"),
         status_colors=CONTROL_STATUS_COLORS,
+        freeze_cols=1,
+        one_page=True,
     )
 
 
 def write_populations(out: TableWriter, view: RunView) -> None:
     out.table(
         POPULATIONS_SHEET,
-        table_columns(POPULATIONS_HEADERS, numbers=range(2, len(POPULATIONS_HEADERS) - 1)),
+        table_columns(POPULATIONS_HEADERS, numbers=range(2, len(POPULATIONS_HEADERS) - 1), widths={"Reconciled": 40}),
         populations_rows(view),
+        freeze_cols=1,
     )
 
 

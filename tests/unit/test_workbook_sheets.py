@@ -26,7 +26,7 @@ from reports.workbook import (
     population_counts,
     write_workbook,
 )
-from reports.workbook.model import NO_AUTOMATED_EVIDENCE
+from reports.workbook.model import DRIFT_HEADERS, NO_AUTOMATED_EVIDENCE
 from reports.workbook.overview import MANIFEST_NOTE
 from reports.workbook.styles import CONTROL_STATUS_COLORS
 from tests.unit.test_workbook import (
@@ -277,7 +277,7 @@ def test_drift_rows(wb):
     assert [r["Change"] for r in rows] == ["control status changed", "newly failing"]
     assert (rows[0]["Control IDs"], rows[0]["Was"], rows[0]["Now"]) == ("ENC-1", "effective", "deficient")
     assert rows[1]["Resource ID"] == "vol-fail" and rows[1]["Account"] == ACCOUNT
-    assert list(rows[0]) == list(DRIFT_ROWS[0])
+    assert list(rows[0]) == list(DRIFT_HEADERS)
 
 
 def test_note_rows_when_empty(bare):
@@ -345,7 +345,7 @@ def test_populations_sheet_reconciles_each_control(wb):
     for cells, sheet in zip(cells_by_header(ws), POPULATION_SHEETS, strict=False):
         assert cells["Control ID"].hyperlink.location == f"'{sheet}'!A1"
         assert cells["Rows on sheet(s)"].data_type == "n"
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:K{len(rows) + 1}"
+    assert ws.freeze_panes == "B2" and ws.auto_filter.ref == f"A1:K{len(rows) + 1}"
 
 
 def test_populations_sheet_flags_counts_that_do_not_match_the_rows(tmp_path):
