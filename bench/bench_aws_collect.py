@@ -1,12 +1,13 @@
 """Benchmark: the evidence flow over a large AWS estate on moto with latency.
 
 Seeds 500 S3 buckets, 1,000 EBS volumes and 200 RDS instances over
-2 accounts x 2 regions, injects 50 ms of latency per request, then runs the
-real flow (Prefect, assumed roles, evidence store, workbook) twice in the
-same process: at the default concurrency and at concurrency 1. Prints wall
-time, API calls (counted at the emulator), resources per second, the peak
-RSS of the tool's process (moto runs in a child process), and the API calls
-per operation.
+2 accounts x 2 regions, and the data tier (bench/_data_tier.py: EBS and RDS
+snapshots, RDS parameter groups, ElastiCache, EFS, OpenSearch, Redshift), injects
+50 ms of latency per request, then runs the real flow (Prefect, assumed roles,
+evidence store, workbook) twice in the same process: at the default concurrency
+and at concurrency 1. Prints wall time, API calls (counted at the emulator),
+resources per second, the peak RSS of the tool's process (moto runs in a child
+process), the API calls per operation, and the data tier's API calls per resource.
 
     .venv/bin/python bench/bench_aws_collect.py [--latency-ms 50] [--buckets 500] ...
 """
@@ -28,9 +29,10 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from _common import PeakRss
+from _data_tier import DataTierCounts, calls_per_resource, seed_data_tier_scale
 
-from flows.demo.emulators import MotoProcess
-from flows.demo.estate import seed_scale
+from demo.emulators import MotoProcess
+from demo.estate_scale import seed_scale
 from flows.run import run_evidence
 
 
@@ -58,6 +60,7 @@ def main() -> int:
     ap.add_argument("--volumes", type=int, default=1000)
     ap.add_argument("--db-instances", type=int, default=200)
     ap.add_argument("--skip-serial", action="store_true", help="only the default concurrency")
+    ap.add_argument("--no-data-tier", action="store_true", help="skip the data-tier services")
     args = ap.parse_args()
     regions = ["us-east-1", "eu-west-1"]
 
@@ -76,6 +79,11 @@ def main() -> int:
             f"seeded {args.buckets} buckets, {args.volumes} volumes, {args.db_instances} DB instances over "
             f"{args.accounts} accounts x {len(regions)} regions in {time.perf_counter() - t:.1f}s"
         )
+        tier = DataTierCounts(db_instances=args.db_instances)
+        if not args.no_data_tier:
+            t = time.perf_counter()
+            tier = seed_data_tier_scale(moto.endpoint_url, list(estate.accounts), regions, tier)
+            print(f"seeded the data tier ({tier.summary()}) in {time.perf_counter() - t:.1f}s")
         config = write_config(Path(tmp) / "bench.yaml", list(estate.accounts), regions, Path(tmp) / "out")
 
         # warm-up: start Prefect's ephemeral server outside the measurement
@@ -105,6 +113,7 @@ def main() -> int:
                     rss.peak,
                     counts,
                     outcome.manifest["orchestration"],
+                    outcome.manifest["collectors"],
                 )
             )
 
@@ -113,7 +122,7 @@ def main() -> int:
         f"{'mode':14} {'wall s':>8} {'collect s':>9} {'API calls':>9} {'resources':>9} {'res/s':>7} "
         f"{'peak RSS MB':>11}  orchestration"
     )
-    for label, wall, collect, calls, res, peak, _, orch in rows:
+    for label, wall, collect, calls, res, peak, _, orch, _ in rows:
         print(
             f"{label:14} {wall:8.1f} {collect:9.1f} {calls:9d} {res:9d} {res / wall:7.1f} {peak / 2**20:11.0f}  "
             f"{orch['max_workers']} tasks x {orch['per_task_concurrency']} calls"
@@ -123,6 +132,16 @@ def main() -> int:
     print("\nAPI calls per operation (default run):")
     for op, n in sorted(rows[0][6].items(), key=lambda kv: -kv[1]):
         print(f"  {op:32} {n:6d}")
+    print("\nslowest collector tasks (default run):")
+    for entry in sorted(rows[0][8], key=lambda e: -e["duration_s"])[:6]:
+        print(f"  {entry['collector']:18} {entry['account']} {entry['region']:10} {entry['duration_s']:6.1f} s")
+    if not args.no_data_tier:
+        print("\ndata tier, API calls per resource (default run):")
+        by_collector = Counter()
+        for entry in rows[0][8]:
+            by_collector[entry["collector"]] += entry["api_calls"]
+        for label, calls, resources in calls_per_resource(rows[0][6], by_collector, tier):
+            print(f"  {label:44} {calls:5d} calls / {resources:5d} = {calls / max(resources, 1):.3f}")
     return 0
 
 

@@ -8,7 +8,7 @@ pool, twice in the same process: at the default tuning (4 projects at once,
 Prints wall time, API calls (counted at the server), results, peak RSS of
 this process, and the speed-up.
 
-Backends: "emulator" (default): gcp-storage-emulator behind flows/demo/gcs_emulator.py's
+Backends: "emulator" (default): gcp-storage-emulator behind demo/gcs_emulator.py's
 front (which scopes listings by project and adds the latency; buckets are seeded
 straight into the emulator's store); "fake": tests/fake_gcs.py.
 
@@ -54,7 +54,7 @@ def collect_project(project: str, tuning: GcpTuning) -> tuple[int, Counter[str],
 
 def start_backend(kind: str, projects: dict[str, int], latency: float) -> tuple[Any, Any]:
     if kind == "emulator":
-        from flows.demo.gcs_emulator import GcsEmulator, seed_scale
+        from demo.gcs_emulator import GcsEmulator, seed_scale
 
         emu = GcsEmulator(latency_seconds=latency).start()
         seed_scale(emu, projects)

@@ -35,8 +35,8 @@ import boto3
 from bench_aws_collect import PeakRss, write_config
 from botocore.config import Config
 
-from flows.demo.emulators import MotoProcess
-from flows.demo.estate import member_session, seed_organization
+from demo.emulators import MotoProcess
+from demo.seeding import member_session, seed_organization
 from flows.run import run_evidence
 
 IAM_OPERATIONS = {

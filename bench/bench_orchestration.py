@@ -46,14 +46,15 @@ from flows.prefect_env import BULK_RECORDING, OFFLINE, QUIET  # imports no Prefe
 # --stock-prefect keeps Prefect's own server settings, to show what they change
 os.environ.update({**OFFLINE, **QUIET, **({} if "--stock-prefect" in sys.argv else BULK_RECORDING)})
 from collectors.aws.base import clear_credentials_cache
+from demo.emulators import MotoProcess
+from demo.estate import seed_demo_estate
+from demo.estate_scale import seed_scale
+from demo.run import write_demo_config
 from flows.accounts import identify
 from flows.collect import Target, collect_scope
 from flows.config import load_config
-from flows.demo.emulators import MotoProcess
-from flows.demo.estate import seed_demo_estate, seed_scale
-from flows.demo.run import write_demo_config
-from flows.deploy import api_for_task_runner, task_runner_for
 from flows.run import _scopes_for, evidence_run, resolve_targets, run_evidence, tunings_for
+from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.store import RunWriter, new_run_id
 
 MB = 1024 * 1024

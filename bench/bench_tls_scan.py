@@ -1,6 +1,6 @@
 """Benchmark: live TLS scans of many endpoints, concurrent vs sequential.
 
-Starts N real TLS servers on 127.0.0.1 (flows/demo/tls_servers.py) in a
+Starts N real TLS servers on 127.0.0.1 (demo/tls_servers.py) in a
 child process, so the servers do not compete with the scanner for this
 process's GIL or count in its memory, with an optional delay before every
 TLS handshake to stand in for a network round trip. Then scans every
@@ -33,7 +33,8 @@ from collectors.endpoint.tls import scan_endpoints
 
 def serve(n: int, latency: float, ca_dir: str, conn: mp.connection.Connection) -> None:
     """Child process: N TLS servers (every 5th one also allows TLS 1.0), until told to stop."""
-    from flows.demo.tls_servers import LEGACY_CIPHERS, MODERN_CIPHERS, TestCA, TlsServer
+    from demo.tls_ca import TestCA
+    from demo.tls_servers import LEGACY_CIPHERS, MODERN_CIPHERS, TlsServer
 
     ca = TestCA(Path(ca_dir))
     servers = []

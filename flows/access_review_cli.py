@@ -1,7 +1,7 @@
 """`soc2-evidence access-review start|complete`: see flows.access_review.
 
 Registered by flows.cli through register(subparsers); bad input (config, workbook, unreachable account)
-raises flows.cli.BadInput (exit 2, one message).
+raises flows.cli_common.BadInput (exit 2, one message).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-from flows.cli import EXIT_OK, BadInput, _load
+from flows.cli_common import EXIT_OK, BadInput, load_inputs
 
 
 def _as_of(text: str) -> date:
@@ -23,7 +23,7 @@ def _as_of(text: str) -> date:
 def cmd_start(args: argparse.Namespace) -> int:
     from flows.access_review import AccessReviewError, start
 
-    cfg = _load(args.config)
+    cfg = load_inputs(args.config)
     try:
         out = start(cfg, as_of=args.as_of, output=Path(args.output) if args.output else None)
     except AccessReviewError as exc:
@@ -50,7 +50,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     from flows.access_review import AccessReviewError, complete, print_revocations, reviews_root
 
     output = Path(args.output) if args.output else None
-    root = reviews_root(_load(args.config)) if args.config and output is None else None
+    root = reviews_root(load_inputs(args.config)) if args.config and output is None else None
     if args.config and output is None and root is None:
         raise BadInput(
             f"{args.config}: output is a bucket and access_reviews.directory is not set: "

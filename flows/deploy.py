@@ -6,31 +6,27 @@
   Needs a Prefect server or Prefect Cloud (PREFECT_API_URL).
 - `serve_evidence_run`: the same schedule without a server-side work pool:
   `flow.serve` runs the schedule in this process until interrupted.
-- `task_runner_for`: the task runner an `orchestration:` section selects
-  (a thread pool, or Dask: a LocalCluster or an existing scheduler).
-- `mark_new_failures`: a Prefect event when a run's drift shows newly failing
-  resources, for Automations (Slack, e-mail, webhook) to trigger on.
 - `dispatch_accounts`: one flow run of a deployment per AWS account, so the
   workers of a pool (on several machines) share the accounts.
+
+The task runners (flows.task_runners) and the new-failures event
+(flows.notifications) are used by the run itself, so they live apart: this
+module imports flows.run, and flows.run must not import it back.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from flows.task_runners import DeployError
+
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun
-    from prefect.events import Event
     from prefect.schedules import Schedule
-    from prefect.task_runners import TaskRunner
-
-    from reports.drift import Drift
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 ENTRYPOINT = "flows/run.py:evidence_run"
@@ -38,13 +34,7 @@ FLOW_NAME = "soc2-evidence-run"  # @flow(name=...) of flows.run.evidence_run
 DEFAULT_DEPLOYMENT = "soc2-evidence-daily"
 DEFAULT_WORK_POOL = "soc2-evidence"
 DEFAULT_TIMEZONE = "UTC"
-NEW_FAILURES_EVENT = "soc2-evidence.drift.new-failures"
-DEFAULT_DASK_WORKERS = 2
 TAGS = ["soc2-evidence"]
-
-
-class DeployError(ValueError):
-    """A bad schedule, work pool or API setting: the user can fix it (CLI exit 2)."""
 
 
 # --------------------------------------------------------------------------- schedules
@@ -66,13 +56,6 @@ def cron_schedule(cron: str, timezone: str = DEFAULT_TIMEZONE) -> Schedule:
 def _parameters(config_path: str | Path, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Flow parameters: the config as an absolute path (workers do not share our cwd)."""
     return {"config_path": str(Path(config_path).expanduser().resolve()), **(extra or {})}
-
-
-def api_url() -> str | None:
-    """The Prefect API this process talks to, None for the ephemeral (in-process) API."""
-    from prefect.settings import get_current_settings
-
-    return get_current_settings().api.url
 
 
 # --------------------------------------------------------------------------- deployments
@@ -158,150 +141,6 @@ def serve_evidence_run(
     )
 
 
-# --------------------------------------------------------------------------- task runners
-
-
-def task_runner_for(orchestration: Any, workers: int) -> TaskRunner:
-    """The task runner an `orchestration:` config section selects.
-
-    - task_runner "thread": a ThreadPoolTaskRunner of `workers` threads;
-    - task_runner "dask" with `address` ("tcp://scheduler:8786"): a
-      DaskTaskRunner on that existing cluster (its workers must reach the
-      clouds and the run's output folder, e.g. a shared volume);
-    - task_runner "dask" without `address`: a temporary distributed.LocalCluster
-      of `n_workers` processes (default 2), `workers` task slots in all.
-      Its processes inherit this process's environment when they start.
-    """
-    from prefect.task_runners import ThreadPoolTaskRunner
-
-    kind = getattr(orchestration, "task_runner", "thread") or "thread"
-    if kind == "thread":
-        return ThreadPoolTaskRunner(max_workers=max(1, workers))
-    if kind != "dask":
-        raise DeployError(f"orchestration.task_runner: unknown task runner {kind!r} (expected 'thread' or 'dask')")
-    try:
-        from prefect_dask import DaskTaskRunner
-    except ImportError:
-        raise DeployError(
-            "orchestration.task_runner 'dask' needs prefect-dask: pip install -c constraints.txt prefect-dask"
-        ) from None
-    address = getattr(orchestration, "address", None)
-    if address:
-        return DaskTaskRunner(address=address)
-    n_workers = int(getattr(orchestration, "n_workers", None) or DEFAULT_DASK_WORKERS)
-    return DaskTaskRunner(
-        cluster_class="distributed.LocalCluster",
-        cluster_kwargs={
-            "n_workers": n_workers,
-            "threads_per_worker": max(1, math.ceil(workers / n_workers)),
-            "processes": True,
-            "dashboard_address": None,  # no web server on a fixed port
-        },
-    )
-
-
-@contextmanager
-def api_for_task_runner(orchestration: Any) -> Iterator[str | None]:
-    """Run the flow inside this block when the task runner may be Dask.
-
-    Dask worker processes run Prefect's task engine, which must reach the API
-    the flow run lives in. The flow's own process talks to Prefect's ephemeral
-    API (PREFECT_API_URL unset) through its *settings*, and those settings
-    travel to the workers with each task: a worker would then start an
-    ephemeral server of its own ("Server process did not start" / "Failed to
-    reach API"). So, for Dask without PREFECT_API_URL, start the ephemeral
-    server here (the same singleton the flow's client uses) and put its URL in
-    the settings for the block. A remote cluster (`address`) needs a server its
-    workers can reach: DeployError without PREFECT_API_URL. Yields the API URL
-    (None: ephemeral, thread runner)."""
-    kind = getattr(orchestration, "task_runner", "thread") or "thread"
-    url = api_url()
-    if kind != "dask" or url:
-        yield url
-        return
-    if getattr(orchestration, "address", None):
-        raise DeployError(
-            "orchestration.address: a remote Dask cluster's workers must reach a Prefect server: set "
-            "PREFECT_API_URL (prefect server start, or Prefect Cloud) on this machine and on the workers"
-        )
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    server = SubprocessASGIServer()
-    server.start()
-    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-        yield server.api_url
-
-
-def describe_task_runner(orchestration: Any, workers: int, per_task: int) -> dict[str, Any]:
-    """The manifest's "orchestration" entry for that selection."""
-    kind = getattr(orchestration, "task_runner", "thread") or "thread"
-    doc: dict[str, Any] = {"task_runner": kind, "max_workers": workers, "per_task_concurrency": per_task}
-    if kind == "dask":
-        address = getattr(orchestration, "address", None)
-        doc["address"] = address
-        doc["n_workers"] = None if address else int(getattr(orchestration, "n_workers", None) or DEFAULT_DASK_WORKERS)
-    return doc
-
-
-# --------------------------------------------------------------------------- notifications
-
-
-def mark_new_failures(drift: Drift, *, organization: str | None = None, limit: int = 20) -> Event | None:
-    """Emit `soc2-evidence.drift.new-failures` when the run's drift shows newly
-    failing (or newly erroring) resources; None (no event) otherwise.
-
-    The event's resource is the organization (`soc2-evidence.organization.<name>`);
-    the flow run and deployment, when there are any, are related resources, so
-    an Automation can match on the event name alone, or on a deployment. The
-    payload has the drift counts and the first `limit` newly failing resources.
-    Never raises: the run's files are the record, the event is a convenience."""
-    if not (drift.newly_failing or drift.newly_erroring):
-        return None
-    try:
-        from prefect.events import emit_event
-
-        related: list[dict[str, str]] = []
-        role = "prefect.resource.role"
-        try:
-            from prefect.runtime import deployment, flow_run
-
-            if flow_run.id:
-                related.append({"prefect.resource.id": f"prefect.flow-run.{flow_run.id}", role: "flow-run"})
-            if deployment.id:
-                related.append(
-                    {
-                        "prefect.resource.id": f"prefect.deployment.{deployment.id}",
-                        role: "deployment",
-                    }
-                )
-        except Exception:
-            pass
-        org = organization or "unknown"
-        sample = [
-            {k: item.get(k) for k in ("check_id", "account", "region", "resource_id") if k in item}
-            for item in drift.newly_failing[:limit]
-        ]
-        return emit_event(
-            event=NEW_FAILURES_EVENT,
-            resource={
-                "prefect.resource.id": f"soc2-evidence.organization.{org}",
-                "prefect.resource.name": org,
-                "soc2-evidence.run-id": str(drift.to_run or ""),
-            },
-            related=related,
-            payload={
-                "run_id": drift.to_run,
-                "previous_run_id": drift.from_run,
-                "counts": drift.counts(),
-                "newly_failing": sample,
-                "summary": drift.summary(),
-            },
-        )
-    except Exception:  # pragma: no cover - events must never fail a run
-        return None
-
-
 # --------------------------------------------------------------------------- fan-out
 
 
@@ -367,18 +206,11 @@ __all__ = [
     "DEFAULT_DEPLOYMENT",
     "DEFAULT_WORK_POOL",
     "ENTRYPOINT",
-    "NEW_FAILURES_EVENT",
-    "DeployError",
-    "api_for_task_runner",
-    "api_url",
     "cron_schedule",
     "deploy_evidence_run",
-    "describe_task_runner",
     "dispatch_accounts",
     "ensure_process_work_pool",
     "full_deployment_name",
-    "mark_new_failures",
     "serve_evidence_run",
-    "task_runner_for",
     "wait_for_flow_runs",
 ]

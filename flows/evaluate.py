@@ -20,7 +20,7 @@ from controls import Finding
 from controls.catalog import parse_catalog
 from controls.exceptions import apply_exceptions, parse_exceptions
 from flows.collect import evaluate_bundle, load_bundle_files
-from flows.run import _finding, sort_findings
+from flows.finish import _finding, sort_findings
 from reports.atomic import sha256_file
 from reports.store import FINDINGS, MANIFEST, ManifestError, findings_bytes, read_manifest
 

@@ -3,25 +3,21 @@
 Order of a run: resolve the accounts (config + Organizations discovery),
 identify each (assume role, GetCallerIdentity), fan out one task per
 (account, region, collector), then map results to controls and write
-findings.jsonl, controls.json, the workbook and, last, manifest.json.
+findings.jsonl, controls.json, the workbook and, last, manifest.json
+(flows.finish: the run's finishing steps).
 """
 
 from __future__ import annotations
 
 import gc
-import platform
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from collectors.aws.base import GLOBAL_REGION, AwsTuning, clear_credentials_cache
@@ -29,12 +25,8 @@ from collectors.endpoint.base import TlsTuning
 from collectors.endpoint.discovery import DISCOVERY_COLLECTORS, DiscoveredEndpoint, discover_endpoints
 from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Scope
 from collectors.gcp.base import GcpTuning
-from collectors.registry import checks, collectors, specs
-from controls import CheckResult, ControlResult, Finding
-from controls.catalog import Catalog, load_catalog
-from controls.commitments import evaluate_commitments, load_commitments
-from controls.exceptions import apply_exceptions, load_exceptions
-from controls.mapping import control_results
+from collectors.registry import checks, collectors
+from controls.catalog import load_catalog
 from flows.access_review import REVIEWS
 from flows.accounts import AccountTarget, Discovery, Identity, discover_accounts, identify
 from flows.collect import (
@@ -48,33 +40,10 @@ from flows.collect import (
     write_bundle,
 )
 from flows.config import AppConfig, Endpoint, load_config
-from flows.deploy import api_for_task_runner, describe_task_runner, mark_new_failures, task_runner_for
-from reports.atomic import sha256_file
-from reports.drift import Drift, compute_drift, load_run_controls, load_run_findings_fast
-from reports.exports import RunMeta, write_exports
+from flows.finish import RunOutcome, finish_run
+from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
 from reports.store import RunWriter, new_run_id
-
-TOOL = "soc2-evidence"
-
-
-def tool_version() -> str:
-    try:
-        return metadata.version(TOOL)
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
-@dataclass
-class RunOutcome:
-    run_id: str
-    run_dir: Path
-    findings: list[Finding]
-    controls: list[ControlResult]
-    workbook: Path
-    api_calls: int
-    manifest: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
 
 
 def tunings_for(cfg: AppConfig, concurrency: int | None) -> tuple[Tunings, int]:
@@ -183,29 +152,6 @@ def _gather(pending: Sequence[tuple[Scope, Any]]) -> list[ScopeOutcome]:
         else:
             out.append(crashed_outcome(scope, str(fut.state.message)))
     return out
-
-
-def _finding(run_id: str, result: CheckResult, catalog: Catalog, evaluated_at: str) -> Finding:
-    ids = catalog.controls_for(result.check_id)
-    return Finding(run_id, result, ids, catalog.criteria_for_controls(ids), evaluated_at)
-
-
-def sort_findings(findings: list[Finding]) -> list[Finding]:
-    return sorted(
-        findings,
-        key=lambda f: (
-            f.result.check_id,
-            f.result.provider,
-            f.result.account,
-            f.result.region,
-            f.result.resource_id,
-            f.result.resource_type,
-        ),
-    )
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @flow(name="soc2-evidence-run", log_prints=True)
@@ -398,189 +344,27 @@ def _execute_in(
                 submit(Target("endpoint", d.label, endpoint=(d.host, d.port, None, None)), region, cid)
         outcomes += _gather(pending)
 
-    for o in outcomes:
-        evidence_files += o.evidence
-        api_calls += o.api_calls
-    paths = Counter(e["path"] for e in evidence_files)
-    if clashes := [p for p, n in paths.items() if n > 1]:
-        raise RuntimeError(f"internal error: evidence files written twice in one run: {clashes[:5]}")
-    evaluated_at = iso(as_of)
-    risk_exceptions = load_exceptions(cfg.exceptions, set(all_checks)) if cfg.exceptions else []
-    checked, exceptions_report = apply_exceptions([r for o in outcomes for r in o.results], risk_exceptions, as_of)
-    for warning in exceptions_report.warnings():
-        logger.warning(warning)
-    findings = sort_findings([_finding(run_id, r, catalog, evaluated_at) for r in checked])
-    results = control_results(catalog, findings)
-    promises = load_commitments(cfg.commitments, [c.id for c in catalog.controls]) if cfg.commitments else ()
-    commitments = evaluate_commitments(promises, {r.control_id: str(r.status) for r in results})
-    finished = datetime.now(UTC)
-    collection_seconds = time.monotonic() - t0
-    baseline = previous[-1] if previous else None
-    drift = compute_drift(
-        load_run_findings_fast(baseline.path) if baseline else None,
-        findings,
-        load_run_controls(baseline.path) if baseline else None,
-        [r.to_json() for r in results],
-        from_run=baseline.run_id if baseline else None,
-        to_run=run_id,
-    )
-
-    findings_ref = writer.write_findings(findings)
-    controls_ref = writer.write_controls(results)
-    catalog_ref = writer.write_raw("catalog.yaml", catalog_text(cfg))
-    exceptions_ref = writer.write_raw("exceptions.yaml", Path(cfg.exceptions).read_bytes()) if cfg.exceptions else None
-    drift_ref = writer.write_json("drift.json", drift.to_json())
-    evidence_files.sort(key=lambda e: e["path"])
-    scope_doc = {
-        "aws_accounts": [
-            {"id": t.id, "name": t.name, "regions": list(t.regions), "role_arn": t.role_arn, "source": t.source}
-            for t in targets
-        ],
-        "aws_discovery": None
-        if discovery is None
-        else {
-            "excluded": discovery.excluded,
-            "inactive": discovery.inactive,
-            "error": discovery.failure.error.to_json() if discovery.failure and discovery.failure.error else None,
-        },
-        "gcp_projects": list(cfg.gcp.projects),
-        "endpoints": [f"{e.host}:{e.port}" for e in cfg.endpoints.targets],
-        "endpoints_discovered": [{"endpoint": d.label, "source": d.source} for d in discovered],
-    }
-    from flows.report import build_workbook
-
-    workbook_path = writer.path / workbook_name(cfg.organization, started)
-    build_workbook(
-        workbook_path,
-        cfg=cfg,
+    # findings, drift, the run's files and manifest, upload, event, artifacts
+    return finish_run(
+        cfg,
+        locker=locker,
+        writer=writer,
+        logger=logger,
         run_id=run_id,
-        started=started,
-        finished=finished,
-        version=tool_version(),
-        scope=scope_doc,
-        callers=callers,
         catalog=catalog,
-        results=results,
-        findings=findings,
+        all_checks=all_checks,
+        started=started,
+        as_of=as_of,
+        t0=t0,
+        previous=previous,
+        targets=targets,
+        discovery=discovery,
+        discovered=discovered,
+        callers=callers,
+        outcomes=outcomes,
         evidence_files=evidence_files,
-        commitments=commitments,
-        exceptions=exceptions_report.rows() if cfg.exceptions else (),
-        drift=drift,
+        api_calls=api_calls,
+        workers=workers,
+        tuning=tuning,
+        accounts=accounts,
     )
-    run_meta = RunMeta(
-        run_id=run_id,
-        organization=cfg.organization,
-        period_start=cfg.period.start,
-        period_end=cfg.period.end,
-        started_at=started,
-        finished_at=finished,
-        tool_version=tool_version(),
-        config_sha256=cfg.sha256,
-        catalog_sha256=catalog_ref.sha256,
-        findings_sha256=findings_ref.sha256,
-        controls_sha256=controls_ref.sha256,
-        previous_manifest_sha256=(baseline.manifest_sha256 if baseline else "") or "",
-        account_names={t.id: t.name for t in targets if t.name},
-    )
-    exports = write_exports(writer.path, run_meta, catalog.controls, findings, results, specs())
-
-    manifest = {
-        "schema": 1,
-        "tool": TOOL,
-        "tool_version": tool_version(),
-        "python": platform.python_version(),
-        "run_id": run_id,
-        "status": "completed",
-        "organization": cfg.organization,
-        "period": {"start": cfg.period.start.isoformat(), "end": cfg.period.end.isoformat()},
-        "started_at": iso(started),
-        "finished_at": iso(finished),
-        "evaluated_at": evaluated_at,
-        "collection_seconds": round(collection_seconds, 3),
-        "config_sha256": cfg.sha256,
-        "config": cfg.to_json(),
-        "catalog": {"source": catalog.source, "path": catalog_ref.path, "sha256": catalog_ref.sha256},
-        "exceptions": None
-        if exceptions_ref is None
-        else {
-            "source": str(cfg.exceptions),
-            "path": exceptions_ref.path,
-            "sha256": exceptions_ref.sha256,
-            "report": exceptions_report.to_json(),
-        },
-        "scope": scope_doc,
-        "commitments": [c.to_json() for c in commitments],
-        "callers": callers,
-        "orchestration": describe_task_runner(cfg.orchestration, workers, tuning.concurrency),
-        "accounts_filter": accounts,
-        "api_calls": api_calls,
-        "collectors": [
-            o.summary() for o in sorted(outcomes, key=lambda o: (o.scope.account, o.scope.region, o.scope.collector))
-        ],
-        "collection_errors": [
-            _finding(run_id, r, catalog, evaluated_at).to_json() for o in outcomes for r in o.collection_errors
-        ],
-        "evidence": evidence_files,
-        "outputs": {
-            "findings": findings_ref.to_json(),
-            "controls": controls_ref.to_json(),
-            "workbook": {"path": workbook_path.name, "sha256": sha256_file(workbook_path)},
-            "drift": drift_ref.to_json(),
-            "exports": [{"path": p, "sha256": h} for p, h in exports],
-        },
-        "previous_run": previous[-1].run_id if previous else None,
-        "previous_manifest_sha256": previous[-1].manifest_sha256 if previous else None,
-        "prefect": _prefect_context(),
-    }
-    writer.write_manifest(manifest)
-    locker.upload_run(writer.path, run_id)  # a directory: already in place
-    mark_new_failures(drift, organization=cfg.organization)  # a Prefect event automations can trigger on
-    _publish_artifact(run_id, results, drift)
-    logger.info("run %s: %d findings, %d API calls, %.1fs", run_id, len(findings), api_calls, collection_seconds)
-    return RunOutcome(
-        run_id, writer.path, findings, results, workbook_path, api_calls, manifest, warnings=list(catalog.warnings)
-    )
-
-
-def catalog_text(cfg: AppConfig) -> bytes:
-    """The catalog as used, stored in the run so `evaluate` can reuse it."""
-    if cfg.catalog is not None:
-        return Path(cfg.catalog).read_bytes()
-    from importlib import resources
-
-    return resources.files("controls").joinpath("data/catalog.yaml").read_bytes()
-
-
-def workbook_name(organization: str, started: datetime) -> str:
-    from reports.store import safe_component
-
-    return f"{safe_component(organization)}-SOC2-evidence-{started.strftime('%Y-%m-%d')}.xlsx"
-
-
-def _prefect_context() -> dict[str, Any]:
-    try:
-        from prefect.runtime import deployment, flow_run
-
-        return {
-            "flow_run_id": str(flow_run.id) if flow_run.id else None,
-            "deployment_id": deployment.id,
-            "deployment_name": deployment.name,
-        }
-    except Exception:  # not inside a flow run
-        return {}
-
-
-def _publish_artifact(run_id: str, results: list[ControlResult], drift: Drift) -> None:
-    rows = [
-        {"control": r.control_id, "title": r.title, "status": str(r.status), **{k: v for k, v in r.counts.items()}}
-        for r in results
-    ]
-    try:
-        create_table_artifact(
-            key="soc2-control-summary", table=rows, description=f"SOC 2 evidence run {run_id}: status per control"
-        )
-        create_markdown_artifact(
-            key="soc2-drift", markdown=drift.to_markdown(), description=f"SOC 2 evidence run {run_id}: drift"
-        )
-    except Exception as exc:  # the artifact is a convenience; the run's files are the record
-        get_run_logger().warning("could not publish the Prefect artifact: %s", exc)

@@ -1,7 +1,7 @@
 """`soc2-evidence schedule` and `soc2-evidence serve`: see flows.deploy.
 
 Registered by flows.cli through register(subparsers); bad input (config,
-cron, time zone, no Prefect server for `schedule`) raises flows.cli.BadInput
+cron, time zone, no Prefect server for `schedule`) raises flows.cli_common.BadInput
 (exit 2, one message).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from flows.cli import EXIT_OK, BadInput, _load
+from flows.cli_common import EXIT_OK, BadInput, load_inputs
 
 
 def _env_pair(text: str) -> tuple[str, str]:
@@ -21,7 +21,8 @@ def _env_pair(text: str) -> tuple[str, str]:
 
 
 def _schedule(args: argparse.Namespace):  # -> prefect.schedules.Schedule
-    from flows.deploy import DeployError, cron_schedule
+    from flows.deploy import cron_schedule
+    from flows.task_runners import DeployError
 
     try:
         return cron_schedule(args.cron, args.timezone)
@@ -30,9 +31,10 @@ def _schedule(args: argparse.Namespace):  # -> prefect.schedules.Schedule
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from flows.deploy import DeployError, api_url, deploy_evidence_run, full_deployment_name
+    from flows.deploy import deploy_evidence_run, full_deployment_name
+    from flows.task_runners import DeployError, api_url
 
-    _load(args.config)  # a bad config fails now, not at 06:00
+    load_inputs(args.config)  # a bad config fails now, not at 06:00
     _schedule(args)
     url = api_url()
     if not url:
@@ -67,7 +69,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from flows.deploy import serve_evidence_run
 
-    _load(args.config)
+    load_inputs(args.config)
     _schedule(args)
     print(f"Serving {args.name}: {args.cron} ({args.timezone}), config {Path(args.config).resolve()}; Ctrl-C stops")
     serve_evidence_run(args.config, cron=args.cron, timezone=args.timezone, name=args.name)

@@ -1,7 +1,17 @@
-"""RDS: storage encryption of every DB instance and every DB cluster.
+"""RDS: the collector of DB instances, clusters, their snapshots and parameter groups,
+and the storage encryption check of every DB instance and every DB cluster.
 
-API cost per region: DescribeDBInstances 1 call per 100 instances and
-DescribeDBClusters 1 call per 100 clusters. Nothing is called per resource.
+Two more checks read this collector's evidence, each in its own module:
+`rds_snapshots` (snapshot encryption) and `rds_transport` (TLS enforced by the
+parameter groups in use).
+
+API cost per region: DescribeDBInstances 1 call per 100 instances,
+DescribeDBClusters 1 call per 100 clusters, DescribeDBSnapshots 1 per 100
+snapshots, DescribeDBClusterSnapshots 1 per 100 cluster snapshots (manual and
+automated: AWS returns both when no SnapshotType is given), and
+DescribeDBParameters / DescribeDBClusterParameters 1 per 100 parameters of each
+distinct parameter group in use (a group shared by many databases is read once;
+AWS's full listing of a group is a few pages). Nothing is called per database.
 
 Results are keyed by ARN (an instance and a cluster may share an identifier);
 the identifier is in `observed`. DescribeDBInstances/DescribeDBClusters also
@@ -20,18 +30,76 @@ from controls import CheckResult, Severity
 OPERATIONS = {
     "rds:DescribeDBInstances": "rds:DescribeDBInstances",
     "rds:DescribeDBClusters": "rds:DescribeDBClusters",
+    "rds:DescribeDBSnapshots": "rds:DescribeDBSnapshots",
+    "rds:DescribeDBClusterSnapshots": "rds:DescribeDBClusterSnapshots",
+    "rds:DescribeDBParameters": "rds:DescribeDBParameters",
+    "rds:DescribeDBClusterParameters": "rds:DescribeDBClusterParameters",
 }
 
-PAGE_SIZE = 100  # MaxRecords maximum for both listings
+PAGE_SIZE = 100  # MaxRecords maximum for every listing here
 INSTANCE_TYPE = "AWS::RDS::DBInstance"
 CLUSTER_TYPE = "AWS::RDS::DBCluster"
+
+
+def instance_parameter_group(instance: dict[str, Any]) -> str | None:
+    """The DB parameter group of a standalone instance (cluster members take their cluster's)."""
+    if instance.get("DBClusterIdentifier"):
+        return None
+    groups = instance.get("DBParameterGroups") or []
+    return groups[0].get("DBParameterGroupName") if groups else None
 
 
 def fetch(ctx: FetchContext) -> None:
     rec = ctx.recorder
     rds = ctx.client("rds")
-    rec.paginate("rds", "DescribeDBInstances", rds.describe_db_instances, "Marker", "Marker", MaxRecords=PAGE_SIZE)
-    rec.paginate("rds", "DescribeDBClusters", rds.describe_db_clusters, "Marker", "Marker", MaxRecords=PAGE_SIZE)
+    instances = rec.paginate(
+        "rds", "DescribeDBInstances", rds.describe_db_instances, "Marker", "Marker", MaxRecords=PAGE_SIZE
+    )
+    clusters = rec.paginate(
+        "rds", "DescribeDBClusters", rds.describe_db_clusters, "Marker", "Marker", MaxRecords=PAGE_SIZE
+    )
+    rec.paginate("rds", "DescribeDBSnapshots", rds.describe_db_snapshots, "Marker", "Marker", MaxRecords=PAGE_SIZE)
+    rec.paginate(
+        "rds",
+        "DescribeDBClusterSnapshots",
+        rds.describe_db_cluster_snapshots,
+        "Marker",
+        "Marker",
+        MaxRecords=PAGE_SIZE,
+    )
+    # Every parameter group in use, once: the whole listing (not Source=user), so that where AWS reports
+    # an engine default the check reads AWS's value instead of its own model of the default.
+    in_use = [instance_parameter_group(i) for p in instances if p.ok for i in (p.response or {}).get("DBInstances", [])]
+    groups = sorted({g for g in in_use if g})
+    in_use = [
+        c.get("DBClusterParameterGroup") for p in clusters if p.ok for c in (p.response or {}).get("DBClusters", [])
+    ]
+    cluster_groups = sorted({g for g in in_use if g})
+
+    def db_group(name: str) -> None:
+        rec.paginate(
+            "rds",
+            "DescribeDBParameters",
+            rds.describe_db_parameters,
+            "Marker",
+            "Marker",
+            DBParameterGroupName=name,
+            MaxRecords=PAGE_SIZE,
+        )
+
+    def cluster_group(name: str) -> None:
+        rec.paginate(
+            "rds",
+            "DescribeDBClusterParameters",
+            rds.describe_db_cluster_parameters,
+            "Marker",
+            "Marker",
+            DBClusterParameterGroupName=name,
+            MaxRecords=PAGE_SIZE,
+        )
+
+    ctx.map(db_group, groups)
+    ctx.map(cluster_group, cluster_groups)
 
 
 register_collector(
@@ -42,12 +110,12 @@ register_collector(
         per_region=True,
         operations=OPERATIONS,
         fetch=fetch,
-        description="RDS/Aurora DB instances and DB clusters, per region",
+        description="RDS/Aurora DB instances, DB clusters, their snapshots and parameter groups, per region",
     )
 )
 
 
-def _listing_failure(bundle: EvidenceBundle, operation: str) -> ApiCall | None:
+def listing_failure(bundle: EvidenceBundle, operation: str) -> ApiCall | None:
     """The failed page of a listing, or a stand-in if the listing was never recorded."""
     pages = bundle.all("rds", operation)
     if pages:
@@ -56,7 +124,8 @@ def _listing_failure(bundle: EvidenceBundle, operation: str) -> ApiCall | None:
     return ApiCall("rds", operation, {"MaxRecords": PAGE_SIZE}, "", None, error)
 
 
-def _items(bundle: EvidenceBundle, operation: str, key: str) -> Iterator[dict[str, Any]]:
+def items(bundle: EvidenceBundle, operation: str, key: str) -> Iterator[dict[str, Any]]:
+    """Every item of a (possibly paged) listing's successful pages."""
     for page in bundle.all("rds", operation):
         yield from (page.response or {}).get(key, [])
 
@@ -83,10 +152,10 @@ def rds_storage_encryption(bundle: EvidenceBundle, ctx: CheckContext) -> Iterato
     # Each listing is assessed on its own: one failing never hides the other.
     for operation, key, resource_type, id_field, arn_field in listings:
         ev = bundle.ref("rds", operation)
-        failed = _listing_failure(bundle, operation)
+        failed = listing_failure(bundle, operation)
         if failed is not None:
             yield ctx.error(failed, evidence=ev, expected=expected, resource_type=resource_type)
-        for item in _items(bundle, operation, key):
+        for item in items(bundle, operation, key):
             identifier = item.get(id_field)
             resource_id = item.get(arn_field) or identifier
             encrypted = bool(item.get("StorageEncrypted"))

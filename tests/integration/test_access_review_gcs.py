@@ -17,13 +17,13 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
+from demo.emulators import MotoEmulator
+from demo.estate import seed_demo_estate
+from demo.gcs_emulator import ESTATE, GcsEmulator, _storage_client, seed_gcp_estate
+from demo.run import write_demo_config
 from flows import access_review as flow
 from flows.access_review import REVIEWS, AccessReviewError, complete, print_revocations, start
 from flows.config import load_config
-from flows.demo.emulators import MotoEmulator
-from flows.demo.estate import seed_demo_estate
-from flows.demo.gcs_emulator import ESTATE, GcsEmulator, _storage_client, seed_gcp_estate
-from flows.demo.run import write_demo_config
 from reports.access_review import HEADERS, SHEET
 from reports.atomic import sha256_file
 from tests.fake_gcs import FakeGcs, Fault, bucket_resource, policy

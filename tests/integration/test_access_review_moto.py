@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl import load_workbook
 
+from demo.emulators import MotoEmulator
+from demo.estate import seed_demo_estate
+from demo.estate_iam import EXTERNAL_PRINCIPAL, VENDOR_ROLE
+from demo.run import write_demo_config
 from flows.access_review import REVIEWS, complete, start
 from flows.access_review_cli import register
 from flows.config import load_config
-from flows.demo.emulators import MotoEmulator
-from flows.demo.estate import seed_demo_estate
-from flows.demo.estate_iam import EXTERNAL_PRINCIPAL, VENDOR_ROLE
-from flows.demo.run import write_demo_config
 from reports.access_review import HEADERS, SHEET
 from reports.atomic import sha256_file
 
@@ -106,7 +106,8 @@ def test_start_complete_and_checks_on_the_demo_estate(demo, tmp_path, capsys):
 
 def cli(argv: list[str]) -> int:
     """flows.cli.main's handling, with the access-review command registered (until flows.cli calls register)."""
-    from flows.cli import BadInput, build_parser
+    from flows.cli import build_parser
+    from flows.cli_common import BadInput
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

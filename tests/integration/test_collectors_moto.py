@@ -287,7 +287,10 @@ def test_rds(estate):
     assert results[f"{arn}:db:enc-cluster-1"].observed["cluster"] == "enc-cluster"
     assert results[f"{arn}:cluster:enc-cluster"].resource_type == "AWS::RDS::DBCluster"
     assert results[f"{arn}:db:plain-db"].observed["engine"] == "mysql"
-    assert recorder.api_calls == 2
+    # 2 listings + 2 snapshot listings + 1 DescribeDBParameters per distinct DB parameter group of a standalone
+    # instance (default.postgres9.3, default.mysql5.6) + 1 DescribeDBClusterParameters per distinct cluster group
+    # (moto names both clusters' default group default.aurora8.0)
+    assert recorder.api_calls == 4 + 2 + 1
 
 
 def test_rds_paginates(estate):
@@ -339,7 +342,7 @@ def test_kms(estate):
         keys["rsa"]: "not_applicable",
         keys["hmac"]: "not_applicable",
         keys["disabled"]: "not_applicable",
-        keys["pending"]: "not_applicable",
+        keys["pending"]: "fail",  # data under it becomes unreadable: visible, never a silent not_applicable
         keys["imported"]: "not_applicable",
     }
     assert results[keys["rotating"]].observed["rotation_enabled"] is True
@@ -348,7 +351,8 @@ def test_kms(estate):
     assert "asymmetric" in results[keys["rsa"]].reason
     assert "HMAC" in results[keys["hmac"]].reason
     assert "Disabled" in results[keys["disabled"]].reason
-    assert "pending deletion" in results[keys["pending"]].reason
+    assert results[keys["pending"]].reason.startswith("pending deletion on ")
+    assert results[keys["pending"]].observed["deletion_date"]  # moto sets it 7 days ahead
     assert "imported" in results[keys["imported"]].reason
     # GetKeyRotationStatus only for the two eligible keys
     rotation_calls = {c.params["KeyId"] for c in recorder.bundle.all("kms", "GetKeyRotationStatus")}

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
-from flows.demo.emulators import MotoEmulator
-from flows.demo.estate import seed_demo_estate
-from flows.demo.run import write_demo_config
+from demo.emulators import MotoEmulator
+from demo.estate import seed_demo_estate
+from demo.run import write_demo_config
 from tests.integration.test_dask_runner import finding_keys
 
 pytest.importorskip("prefect_dask")

@@ -13,11 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from demo.emulators import MotoEmulator
+from demo.estate import seed_demo_estate
+from demo.run import write_demo_config
 from flows.collect import Target, Tunings
-from flows.demo.emulators import MotoEmulator
-from flows.demo.estate import seed_demo_estate
-from flows.demo.run import write_demo_config
-from flows.deploy import DeployError, task_runner_for
+from flows.task_runners import DeployError, task_runner_for
 
 pytest.importorskip("prefect_dask")
 pytestmark = pytest.mark.integration

@@ -16,7 +16,8 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from flows.demo.emulators import FaultRule, MotoEmulator, s3control_direct_host
+from demo.emulators import MotoEmulator, s3control_direct_host
+from demo.moto_wsgi import FaultRule
 
 pytestmark = pytest.mark.integration
 

@@ -14,12 +14,14 @@ import pandas as pd
 import pytest
 
 from collectors.registry import checks
-from flows.demo.emulators import FaultRule, MotoEmulator
-from flows.demo.estate import DemoEstate, seed_demo_estate
-from flows.demo.run import write_demo_config
-from flows.demo.tls_servers import DemoEndpoints, start_demo_endpoints
+from demo.emulators import MotoEmulator
+from demo.estate import DemoEstate, seed_demo_estate
+from demo.moto_wsgi import FaultRule
+from demo.run import write_demo_config
+from demo.tls_servers import DemoEndpoints, start_demo_endpoints
 from flows.evaluate import reevaluate
-from flows.run import RunOutcome, run_evidence
+from flows.finish import RunOutcome
+from flows.run import run_evidence
 from reports.atomic import sha256_file
 
 pytestmark = pytest.mark.integration

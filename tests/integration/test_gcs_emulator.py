@@ -6,7 +6,7 @@ emulator the way the library itself supports (STORAGE_EMULATOR_HOST, which also
 makes it use AnonymousCredentials), runs the production GcpFetchContext +
 Recorder + classify_error, and asserts every check for every bucket.
 
-What the emulator lacks (see flows/demo/gcs_emulator.py) and how it is handled:
+What the emulator lacks (see demo/gcs_emulator.py) and how it is handled:
 projects are not separated and listings are not paginated by the emulator
 itself; the GcsEmulator front adds both, and a test below pins the raw
 emulator's behaviour so a change upstream is noticed.
@@ -27,7 +27,7 @@ from collectors.gcp import gcs
 from collectors.gcp.base import GcpFetchContext, GcpTuning, classify_error
 from collectors.registry import checks_for, collectors
 from controls import CheckResult, Status
-from flows.demo.gcs_emulator import DEMO_THRESHOLDS, ESTATE, GcsEmulator, project_number, seed_gcp_estate
+from demo.gcs_emulator import DEMO_THRESHOLDS, ESTATE, GcsEmulator, project_number, seed_gcp_estate
 
 pytestmark = pytest.mark.integration
 AS_OF = datetime(2026, 1, 15, tzinfo=UTC)

@@ -262,10 +262,10 @@ def test_user_created_after_the_report_is_an_error_until_the_next_report(recorde
 
 
 def test_demo_identities_match_what_the_checks_find(moto_endpoint: str):
-    """flows.demo.estate_iam in three new member accounts: every check's failures are `expected`."""
+    """demo.estate_iam in three new member accounts: every check's failures are `expected`."""
     from collectors.aws.base import new_session
-    from flows.demo.estate import member_session, seed_organization
-    from flows.demo.estate_iam import seed_iam_identities
+    from demo.estate_iam import seed_iam_identities
+    from demo.seeding import member_session, seed_organization
 
     _, ids = seed_organization(moto_endpoint, ["iam-mgmt", "iam-prod", "iam-staging"])
     accounts = dict(zip(("management", "prod", "staging"), ids, strict=True))

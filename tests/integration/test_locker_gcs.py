@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from google.cloud import storage
 
-from flows.demo.gcs_emulator import GcsEmulator
+from demo.gcs_emulator import GcsEmulator
 from reports.drift import load_run_findings_fast
 from reports.history import run_history
 from reports.locker import DRIFT_FILES, HISTORY_FILES, GcsLocker, LockerError, materialise, open_locker

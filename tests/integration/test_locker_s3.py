@@ -12,7 +12,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from flows.demo.emulators import FaultRule, MotoEmulator
+from demo.emulators import MotoEmulator
+from demo.moto_wsgi import FaultRule
 from reports.drift import load_run_findings_fast
 from reports.history import run_history
 from reports.locker import DRIFT_FILES, HISTORY_FILES, LockerError, S3Locker, materialise, open_locker

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.demo.emulators import MotoEmulator
-from flows.demo.estate import DemoEstate, seed_demo_estate
-from flows.demo.run import write_demo_config
+from demo.emulators import MotoEmulator
+from demo.estate import DemoEstate, seed_demo_estate
+from demo.run import write_demo_config
 
 pytestmark = pytest.mark.integration
 
@@ -195,7 +195,7 @@ def test_scheduled_deployment_runs_on_a_process_worker(
 
 
 def test_schedule_rejects_a_bad_cron(api: str, moto_estate) -> None:
-    from flows.cli import BadInput
+    from flows.cli_common import BadInput
 
     _, estate, out = moto_estate
     config = write_demo_config(estate, out / "badcron")

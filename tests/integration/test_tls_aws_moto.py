@@ -1,7 +1,7 @@
 """The encryption-in-transit collectors (elbv2, elb, cloudfront, apigateway, acm, s3 secure transport)
 fetched for real over HTTP against moto's server, inside the demo organization's accounts, then checked.
 
-flows.demo.estate_tls.seed_tls_estate seeds the estate and says which resource must fail which check;
+demo.estate_tls.seed_tls_estate seeds the estate and says which resource must fail which check;
 every collector runs through the production AwsFetchContext + Recorder in every account and region, and
 the failing / passing resource ids must be exactly what the estate promised, with no `error` result.
 
@@ -43,8 +43,8 @@ from collectors.aws.base import GLOBAL_REGION, AwsFetchContext, AwsTuning, class
 from collectors.evidence import Recorder, Scope
 from collectors.registry import checks_for, collectors
 from controls import CheckResult, Status
-from flows.demo.estate import MANAGEMENT_ACCOUNT, member_session, seed_organization
-from flows.demo.estate_tls import TLS_CHECKS, seed_tls_estate
+from demo.estate_tls import TLS_CHECKS, seed_tls_estate
+from demo.seeding import MANAGEMENT_ACCOUNT, member_session, seed_organization
 
 pytestmark = pytest.mark.integration
 

@@ -21,11 +21,11 @@ from collectors.endpoint.tls import fetch, scan_endpoints
 from collectors.evidence import Recorder
 from collectors.registry import checks_for
 from controls import CheckResult, Status
-from flows.demo.tls_servers import (
+from demo.tls_ca import TestCA
+from demo.tls_servers import (
     LEGACY_CIPHERS,
     MODERN_CIPHERS,
     SilentServer,
-    TestCA,
     TlsServer,
     closed_port,
     start_demo_endpoints,

@@ -15,6 +15,14 @@ EXPECTED_CHECKS = {
     "aws.rds.storage_encryption",
     "aws.dynamodb.encryption",
     "aws.kms.key_rotation",
+    "aws.rds.snapshot_encryption",
+    "aws.rds.transport_encryption",
+    "aws.ebs.snapshot_encryption",
+    "aws.elasticache.encryption",
+    "aws.efs.encryption",
+    "aws.efs.secure_transport",
+    "aws.opensearch.encryption",
+    "aws.redshift.encryption",
 }
 
 
@@ -41,7 +49,10 @@ def test_check_spec_is_complete_and_permissions_are_collected(check_id):
     assert not missing, f"{check_id}: permissions not requested by {collector.id}: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("collector_id", ["aws.ebs", "aws.rds", "aws.dynamodb", "aws.kms"])
+@pytest.mark.parametrize(
+    "collector_id",
+    ["aws.ebs", "aws.rds", "aws.dynamodb", "aws.kms", "aws.elasticache", "aws.efs", "aws.opensearch", "aws.redshift"],
+)
 def test_new_collectors_run_per_region_and_are_used(collector_id):
     spec = collectors()[collector_id]
     assert spec.per_region is True
@@ -63,3 +74,24 @@ def test_registry_walks_the_provider_packages_once(monkeypatch):
     assert {c.spec.id for c in registry.checks_for("aws.s3")} >= {"aws.s3.default_encryption"}
     checks()
     assert walks == []
+
+
+def test_every_module_of_the_provider_packages_is_loaded():
+    """The registry lists the provider packages one level deep: a module inside a
+    sub-package (e.g. collectors/aws/iam/) registers its checks only if the
+    sub-package's __init__ imports it. A check module nobody imports would be
+    silently missing from every run; this walks the packages recursively."""
+    import importlib
+    import pkgutil
+    import sys
+
+    from collectors.registry import PROVIDER_PACKAGES
+
+    collectors()  # loaded
+    loaded = set(sys.modules)  # before the walk below, which imports sub-packages itself
+    every = []
+    for package in PROVIDER_PACKAGES:
+        pkg = importlib.import_module(package)
+        every += [m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}.")]
+    assert "collectors.aws.iam.checks_root" in every
+    assert [m for m in every if m not in loaded] == []

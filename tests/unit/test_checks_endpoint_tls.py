@@ -1,6 +1,6 @@
 """endpoint.tls.* and endpoint.https.hsts on recorded sslyze scans.
 
-The fixtures are real scans of local servers (flows/demo/tls_servers.py),
+The fixtures are real scans of local servers (demo/tls_servers.py),
 captured through the collector's fetch, with the port set to 443, trust store
 paths made machine-independent and the leaf's validity pinned to 2025 dates.
 Variants are edited copies made here.
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from collectors.endpoint import tls
+from collectors.endpoint import tls, tls_checks
 from collectors.endpoint.base import (
     EndpointFetchContext,
     EndpointTarget,
@@ -270,8 +270,8 @@ def test_weak_reasons_of_strong_suites_are_empty():
         ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE-RSA-AES128-SHA"),
         ("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"),
     ]:
-        assert tls.weak_reasons({"name": name, "openssl_name": openssl}) == []
-    assert tls.weak_reasons({"name": "TLS_RSA_EXPORT_WITH_RC4_40_MD5", "openssl_name": "EXP-RC4-MD5"}) == [
+        assert tls_checks.weak_reasons({"name": name, "openssl_name": openssl}) == []
+    assert tls_checks.weak_reasons({"name": "TLS_RSA_EXPORT_WITH_RC4_40_MD5", "openssl_name": "EXP-RC4-MD5"}) == [
         "EXPORT grade",
         "RC4",
     ]
@@ -408,7 +408,7 @@ def test_every_certificate_deployment_is_assessed():
 
 
 def test_hostname_matching_rules():
-    m = tls.hostname_matches
+    m = tls_checks.hostname_matches
     assert m("app.dexo.chat", ["APP.dexo.chat."], [])
     assert m("app.dexo.chat", ["*.dexo.chat"], [])
     assert not m("a.b.dexo.chat", ["*.dexo.chat"], [])

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from collectors.aws import iam as iam_module
 from collectors.aws.base import classify_error
+from collectors.aws.iam import collector as iam_collector
+from collectors.aws.iam.policy import admin_statement
 from collectors.evidence import Recorder
 from controls import Status
 from tests.helpers import ACCOUNT, Fail, bundle_from_calls, by_resource, fixture, ref_ops, run_check, scope
@@ -381,10 +382,12 @@ def test_privileged_users_lists_every_admin_and_how():
         "bob": Status.FAIL,
         "carol-ci": Status.NOT_APPLICABLE,  # only the non-default v1 of ci-deploy was admin
         "dave-new": Status.FAIL,
-        "erin-ghost": Status.NOT_APPLICABLE,  # Allow s3:* is not admin
+        # group developers-ro: Allow NotAction iam:* on * still leaves sts:AssumeRole on every role
+        # (the PowerUserAccess pattern): privileged, by the evaluator aws.iam.privileged_roles uses too
+        "erin-ghost": Status.PASS,  # MFA active
         "frank-old": Status.PASS,
         "=1+2": Status.NOT_APPLICABLE,
-        "gina-late": Status.NOT_APPLICABLE,  # NotAction iam:* on * is not counted
+        "gina-late": Status.ERROR,  # privileged, and missing from the credential report
     }
     r = by_resource(results)
     assert r["alice"].observed["privileged_through"] == ["group admins: AdministratorAccess"]
@@ -392,10 +395,17 @@ def test_privileged_users_lists_every_admin_and_how():
         r["alice"].reason == "admin (group admins: AdministratorAccess); MFA active; active access keys access_key_1 "
         "are privileged too"
     )
-    assert r["bob"].observed["privileged_through"] == ["inline: break-glass"]
-    assert r["bob"].reason == "admin (inline: break-glass) with a console password and no MFA"
+    assert r["bob"].observed["privileged_through"] == [
+        "inline: break-glass",
+        "group developers-ro inline: no-admin-here (Allow NotAction [iam:*] on *, leaving sts:AssumeRole)",
+    ]
+    assert r["bob"].reason.startswith("admin (inline: break-glass; group developers-ro inline: no-admin-here")
+    assert r["bob"].reason.endswith("with a console password and no MFA")
     assert r["dave-new"].observed["privileged_through"] == [
         "group iam-operators: iam-everything (customer managed, iam:* on *)"
+    ]
+    assert r["erin-ghost"].observed["privileged_through"] == [
+        "group developers-ro inline: no-admin-here (Allow NotAction [iam:*] on *, leaving sts:AssumeRole)"
     ]
     frank = r["frank-old"]
     assert frank.observed["privileged_through"] == ["direct: AdministratorAccess"]
@@ -423,13 +433,9 @@ def test_privileged_users_second_page_failure_never_passes_the_unknown():
 
 def test_privileged_users_without_report_are_errors_others_not_applicable():
     results = statuses(run_check("aws.iam.privileged_users", iam_bundle(report=Fail("AccessDenied"))))
-    assert {u for u, s in results.items() if s == Status.ERROR} == {"alice", "bob", "dave-new", "frank-old"}
-    assert {u for u, s in results.items() if s == Status.NOT_APPLICABLE} == {
-        "carol-ci",
-        "erin-ghost",
-        "=1+2",
-        "gina-late",
-    }
+    errors = {"alice", "bob", "dave-new", "frank-old", "erin-ghost", "gina-late"}
+    assert {u for u, s in results.items() if s == Status.ERROR} == errors
+    assert {u for u, s in results.items() if s == Status.NOT_APPLICABLE} == {"carol-ci", "=1+2"}
 
 
 def test_privileged_user_missing_from_the_report_is_an_error():
@@ -442,23 +448,32 @@ def test_privileged_user_missing_from_the_report_is_an_error():
 @pytest.mark.parametrize(
     ("doc", "expected"),
     [
-        ({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}, "*"),
-        ({"Statement": [{"Effect": "Allow", "Action": ["s3:*", "*"], "Resource": ["*"]}]}, "*"),
-        ({"Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}, "iam:*"),
+        ({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}, "* on *"),
+        ({"Statement": [{"Effect": "Allow", "Action": ["s3:*", "*"], "Resource": ["*"]}]}, "* on *"),
+        ({"Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}, "iam:* on *"),
         ({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b/*"}]}, None),
         ({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}, None),
-        ({"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]}, None),
-        ('{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}', "*"),
+        # the shared evaluator (iam_privilege_eval) sees NotAction and wildcard escalation too
+        (
+            {"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]},
+            "Allow NotAction [iam:*] on *, leaving sts:AssumeRole",
+        ),
+        (
+            {"Statement": [{"Effect": "Allow", "Action": "iam:Attach*", "Resource": "*"}]},
+            "iam:AttachGroupPolicy, iam:AttachRolePolicy, iam:AttachUserPolicy on *",
+        ),
+        ({"Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::1:role/app"}]}, None),
+        ('{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}', "* on *"),
         (
             "%7B%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22%2A%22%2C%22Resource%22%3A%22%2A%22%7D%7D",
-            "*",
+            "* on *",
         ),
         ("not json", None),
         (None, None),
     ],
 )
 def test_admin_statement(doc, expected):
-    assert iam_module.admin_statement(doc) == expected
+    assert admin_statement(doc) == expected
 
 
 # --- aws.iam.direct_user_policies
@@ -561,7 +576,7 @@ class FakeCtx:
 
     def __init__(self, client: FakeIam) -> None:
         self._client = client
-        self.recorder = Recorder(SCOPE, iam_module.OPERATIONS, classify_error)
+        self.recorder = Recorder(SCOPE, iam_collector.OPERATIONS, classify_error)
 
     def client(self, service: str) -> FakeIam:
         assert service == "iam"
@@ -581,15 +596,15 @@ def fake_time(monkeypatch):
         sleeps.append(seconds)
         now[0] += seconds
 
-    monkeypatch.setattr(iam_module, "_sleep", sleep)
-    monkeypatch.setattr(iam_module, "_clock", lambda: now[0])
+    monkeypatch.setattr(iam_collector, "_sleep", sleep)
+    monkeypatch.setattr(iam_collector, "_clock", lambda: now[0])
     return sleeps
 
 
 def test_fetch_polls_with_exponential_backoff_then_reads_the_report(fake_time):
     client = FakeIam(["STARTED", "INPROGRESS", "INPROGRESS", "COMPLETE"])
     ctx = FakeCtx(client)
-    iam_module.fetch(ctx)
+    iam_collector.fetch(ctx)
     assert fake_time == [0.2, 0.4, 0.8]
     bundle = ctx.recorder.bundle
     assert [c.response["State"] for c in bundle.all("iam", "GenerateCredentialReport")] == [
@@ -612,8 +627,8 @@ def test_fetch_polls_with_exponential_backoff_then_reads_the_report(fake_time):
 def test_fetch_gives_up_after_the_time_limit_without_reading_a_report(fake_time):
     client = FakeIam(["INPROGRESS"])
     ctx = FakeCtx(client)
-    iam_module.fetch(ctx)
-    assert sum(fake_time) == pytest.approx(iam_module.REPORT_POLL_LIMIT_S)
+    iam_collector.fetch(ctx)
+    assert sum(fake_time) == pytest.approx(iam_collector.REPORT_POLL_LIMIT_S)
     assert fake_time[:3] == [0.2, 0.4, 0.8]
     assert "GetCredentialReport" not in client.calls
     polls = len(ctx.recorder.bundle.all("iam", "GenerateCredentialReport"))
@@ -626,7 +641,7 @@ def test_fetch_gives_up_after_the_time_limit_without_reading_a_report(fake_time)
 def test_fetch_reads_an_existing_report_when_generate_is_denied(fake_time):
     client = FakeIam(["COMPLETE"], fail_generate=True)
     ctx = FakeCtx(client)
-    iam_module.fetch(ctx)
+    iam_collector.fetch(ctx)
     assert client.calls.count("GenerateCredentialReport") == 1
     assert "GetCredentialReport" in client.calls
     assert fake_time == []

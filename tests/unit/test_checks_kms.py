@@ -78,7 +78,6 @@ def test_keys_rotation_does_not_apply_to_are_not_applicable_with_reasons():
         RSA: "asymmetric key (RSA_2048)",
         HMAC: "HMAC key (HMAC_256)",
         DISABLED: "key state is Disabled",
-        PENDING: "pending deletion (scheduled 2025-07-07T00:00:00Z)",
         IMPORTED: "imported key material (Origin EXTERNAL)",
         CLOUDHSM: "custom key store (Origin AWS_CLOUDHSM)",
     }
@@ -89,6 +88,20 @@ def test_keys_rotation_does_not_apply_to_are_not_applicable_with_reasons():
         assert "rotation_enabled" not in result.observed
     assert results[AWS_MANAGED].observed["key_manager"] == "AWS"
     assert results[RSA].observed["key_spec"] == "RSA_2048"
+
+
+def test_a_key_pending_deletion_fails_visibly_with_its_date():
+    """Data still encrypted under it becomes unreadable on that date: never a silent not-applicable."""
+    results = by_resource(run_check(CHECK, kms_bundle()))
+    pending = results[PENDING]
+    assert pending.status == Status.FAIL
+    assert pending.reason.startswith("pending deletion on 2025-07-07T00:00:00Z: data still encrypted under this key")
+    assert pending.observed["key_state"] == "PendingDeletion"
+    assert pending.observed["deletion_date"] == "2025-07-07T00:00:00Z"
+    assert pending.observed["pending_window_days"] == 7
+    assert "rotation_enabled" not in pending.observed  # no rotation status is fetched for it
+    replica = {"KeyMetadata": {**DESCRIBED[PENDING]["KeyMetadata"], "KeyState": "PendingReplicaDeletion"}}
+    assert by_resource(run_check(CHECK, kms_bundle(described={PENDING: replica})))[PENDING].status == Status.FAIL
 
 
 def test_describe_key_error_only_affects_that_key():

@@ -145,13 +145,6 @@ def test_default_encryption_unrecorded_answer_is_an_error_not_a_drop():
     assert results[PROD].observed["required_permission"] == "s3:GetEncryptionConfiguration"
 
 
-def test_default_encryption_bucket_location_failure_keeps_assessing():
-    bundle = s3_bundle(location=Fail("AccessDenied"))
-    results = by_resource(run_check(ENC, bundle))
-    assert results[LEGACY].status == Status.FAIL
-    assert results[LEGACY].region == "global"
-
-
 def test_default_encryption_location_constraint_null_is_us_east_1():
     results = by_resource(run_check(ENC, s3_bundle(location={"LocationConstraint": None})))
     assert results[LEGACY].region == "us-east-1"
@@ -252,3 +245,24 @@ def test_public_access_block_error_recorded_as_api_error_names_permission():
     bundle = s3_bundle(pab={PROD: ApiError("AccessDenied", "denied")})
     results = by_resource(run_check(PAB, bundle))
     assert results[PROD].observed["missing_permission"] == "s3:GetBucketPublicAccessBlock"
+
+
+# --- a bucket whose region cannot be read (issue 12, defect 6) ---
+
+
+def test_failed_get_bucket_location_is_an_error_naming_the_permission_in_every_bucket_check():
+    bundle = s3_bundle(location=Fail("AccessDenied"))
+    for check_id in (ENC, PAB, "aws.s3.secure_transport"):
+        legacy = by_resource(run_check(check_id, bundle))[LEGACY]
+        assert legacy.status == Status.ERROR, check_id
+        assert legacy.observed["operation"] == "s3:GetBucketLocation"
+        assert legacy.observed["missing_permission"] == "s3:GetBucketLocation"
+        assert ref_ops(legacy) == {"s3.ListBuckets", "s3.GetBucketLocation"}
+
+
+def test_a_bucket_without_region_or_location_answer_is_not_collected():
+    bundle = s3_bundle()
+    bundle.calls[("s3", "GetBucketLocation")] = []
+    legacy = by_resource(run_check(ENC, bundle))[LEGACY]
+    assert legacy.status == Status.ERROR
+    assert legacy.observed["error_code"] == "NotCollected"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from collectors.aws.s3 import analyse_secure_transport
+from collectors.aws.s3_secure_transport import analyse_secure_transport
 from controls import Status
 from tests.helpers import ACCOUNT, Fail, bundle_from_calls, by_resource, fixture, ref_ops, run_check, scope
 

@@ -145,7 +145,10 @@ def test_full_config_loads_every_field(full: AppConfig, tmp_path: Path) -> None:
     assert (first.host, first.port, first.sni) == ("app.dexo.chat", 443, "app.dexo.chat")
     assert (second.host, second.port, second.sni) == ("api.dexo.chat", 443, None)
 
-    assert cfg.thresholds == {"aws.s3.default_encryption": {"require_kms": True}}
+    assert cfg.thresholds == {
+        "aws.s3.default_encryption": {"require_kms": True},
+        "aws.iam.privileged_roles": {"tool_roles": ["soc2-evidence-reader"]},
+    }
 
     assert cfg.catalog == tmp_path / "controls.yaml"
     assert cfg.exceptions == tmp_path / "sub" / "exceptions.yaml"
@@ -170,7 +173,7 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
     assert cfg.aws.max_attempts == 5
     assert cfg.gcp.projects == ()
     assert cfg.endpoints.targets == ()
-    assert cfg.thresholds == {}
+    assert cfg.thresholds == {"aws.iam.privileged_roles": {"tool_roles": ["soc2-evidence-reader"]}}
     assert cfg.catalog is None
     assert cfg.exceptions is None
     assert cfg.output == str(tmp_path / "soc2-evidence-output")
@@ -650,7 +653,7 @@ def real_registry() -> None:
 @pytest.mark.usefixtures("real_registry")
 def test_thresholds_with_the_real_registry(tmp_path: Path) -> None:
     good = write(tmp_path, MINIMAL + "thresholds:\n  aws.s3.default_encryption: {require_kms: true}\n", "good.yaml")
-    assert load_config(good).thresholds == {"aws.s3.default_encryption": {"require_kms": True}}
+    assert load_config(good).thresholds["aws.s3.default_encryption"] == {"require_kms": True}
 
     text = (
         MINIMAL + "thresholds:\n"
@@ -714,3 +717,17 @@ def test_bad_access_reviews_directory(tmp_path: Path, value: str, problem: str) 
     (tmp_path / "afile").write_text("x")
     path = write(tmp_path, MINIMAL + f"access_reviews: {{directory: {value}}}\n")
     assert_problem(config_error(path), path, "access_reviews.directory", problem)
+
+
+def test_the_roles_this_tool_assumes_are_the_privileged_roles_checks_tool_roles(tmp_path: Path) -> None:
+    """aws.iam.privileged_roles lists (never fails) the roles the config makes this tool assume."""
+    text = MINIMAL + (
+        "aws:\n  organization: {discover: true, role_name: audit-reader}\n"
+        "  accounts:\n    - {id: '111111111111', role_arn: 'arn:aws:iam::111111111111:role/path/legacy-auditor'}\n"
+    )
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.thresholds["aws.iam.privileged_roles"] == {"tool_roles": ["audit-reader", "legacy-auditor"]}
+    explicit = text + "thresholds:\n  aws.iam.privileged_roles: {tool_roles: [only-this]}\n"
+    assert load_config(write(tmp_path, explicit, "e.yaml")).thresholds["aws.iam.privileged_roles"] == {
+        "tool_roles": ["only-this"]
+    }

@@ -78,8 +78,10 @@ def test_ebs_fetch_paginates_volumes_500_at_a_time():
         fixture("aws/ebs/describe_volumes_page2.json"),
         {"MaxResults": 500, "NextToken": page1["NextToken"]},
     )
+    own = {"OwnerIds": ["self"], "MaxResults": 1000}
+    ec2.add_response("describe_snapshots", fixture("aws/ebs/describe_snapshots_page2.json"), own)
     ctx.run("aws.ebs")
-    assert ctx.recorder.api_calls == 4
+    assert ctx.recorder.api_calls == 5
     results = by_resource(run_check("aws.ebs.volume_encryption", ctx.recorder.bundle))
     assert {k: r.status for k, r in results.items()} == {
         "vol-0aaa1111aaaa11111": Status.PASS,
@@ -94,6 +96,7 @@ def test_ebs_fetch_records_denied_calls_with_their_permission():
     ec2.add_client_error("get_ebs_encryption_by_default", "UnauthorizedOperation", http_status_code=403)
     ec2.add_client_error("get_ebs_default_kms_key_id", "UnauthorizedOperation", http_status_code=403)
     ec2.add_client_error("describe_volumes", "UnauthorizedOperation", http_status_code=403)
+    ec2.add_client_error("describe_snapshots", "UnauthorizedOperation", http_status_code=403)
     ctx.run("aws.ebs")
     errors = {(c.operation, c.error.code, c.error.permission, c.error.http_status)
               for op in ctx.recorder.bundle.operations() for c in ctx.recorder.bundle.all(*op)}  # fmt: skip
@@ -101,6 +104,7 @@ def test_ebs_fetch_records_denied_calls_with_their_permission():
         ("GetEbsEncryptionByDefault", "UnauthorizedOperation", "ec2:GetEbsEncryptionByDefault", 403),
         ("GetEbsDefaultKmsKeyId", "UnauthorizedOperation", "ec2:GetEbsDefaultKmsKeyId", 403),
         ("DescribeVolumes", "UnauthorizedOperation", "ec2:DescribeVolumes", 403),
+        ("DescribeSnapshots", "UnauthorizedOperation", "ec2:DescribeSnapshots", 403),
     }
 
 
@@ -115,8 +119,11 @@ def test_rds_fetch_paginates_with_marker():
         {"MaxRecords": 100, "Marker": page1["Marker"]},
     )
     rds.add_response("describe_db_clusters", fixture("aws/rds/describe_db_clusters.json"), {"MaxRecords": 100})
-    ctx.run("aws.rds")
-    assert ctx.recorder.api_calls == 3
+    rds.add_response("describe_db_snapshots", fixture("aws/rds/describe_db_snapshots.json"), {"MaxRecords": 100})
+    snapshots = fixture("aws/rds/describe_db_cluster_snapshots.json")
+    rds.add_response("describe_db_cluster_snapshots", snapshots, {"MaxRecords": 100})
+    ctx.run("aws.rds")  # these fixtures name no parameter group: no parameter listing
+    assert ctx.recorder.api_calls == 5
     assert len(run_check("aws.rds.storage_encryption", ctx.recorder.bundle)) == 5
 
 
@@ -204,4 +211,5 @@ def test_kms_fetch_checks_rotation_only_for_eligible_keys():
     assert results[key_ids[0]].status == Status.PASS
     assert results[key_ids[1]].status == Status.ERROR
     assert results[key_ids[1]].observed["missing_permission"] == "kms:DescribeKey"
-    assert [str(results[k].status) for k in key_ids[2:]] == ["not_applicable"] * 7
+    # the key pending deletion (07) fails with its date; the others cannot rotate
+    assert [str(results[k].status) for k in key_ids[2:]] == ["not_applicable"] * 4 + ["fail"] + ["not_applicable"] * 2

@@ -1,0 +1,253 @@
+"""Local AWS for demos and integration tests: moto's server on 127.0.0.1, behind the
+latency / fault-injection / call-count layer of moto_wsgi.py.
+
+    with MotoEmulator(latency_seconds=0.05) as aws:
+        aws.add_fault(FaultRule("AssumeRole", match="role/soc2-evidence-reader", times=None))
+        boto3.client("sts", endpoint_url=aws.endpoint_url, ...)
+
+This module owns the server's lifecycle (a thread, or MotoProcess: its own process for the
+benchmarks), the environment that points boto3 at it, and the fault rules and request counts
+the layer consults; how requests are named and faults answered lives in moto_wsgi.py.
+
+moto keeps its state per process: every MotoEmulator in one process serves
+the same accounts and resources (reset() clears them for all).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from urllib.request import ProxyHandler, Request, build_opener
+
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from demo.moto_wsgi import DEFAULT_REGION, FaultRule, FaultWrapper, RequestInfo
+
+__all__ = ["ENV_UNSET", "MotoEmulator", "MotoProcess", "s3control_direct_host"]
+
+# Variables that would point boto3 at a real profile or role; use_env() removes them.
+ENV_UNSET = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+
+
+class MotoEmulator:
+    """moto's server on 127.0.0.1 (a free port) in a daemon thread, behind the fault/latency wrapper."""
+
+    def __init__(self, latency_seconds: float = 0.0, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.latency_seconds = latency_seconds
+        self.host = host
+        self.port = port
+        self.endpoint_url = ""
+        self.request_counts: Counter[str] = Counter()
+        self._faults: list[FaultRule] = []
+        self._remaining: dict[int, int] = {}  # id(rule) -> answers left, for rules with times
+        self._lock = threading.Lock()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+    def start(self) -> MotoEmulator:
+        if self._server is not None:
+            return self
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        app = FaultWrapper(DomainDispatcherApplication(create_backend_app), self)
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        self.port = self._server.server_address[1]
+        self.endpoint_url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> MotoEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # environment for boto3 / the CLI
+    def env(self) -> dict[str, str]:
+        """Variables that point boto3 at this emulator with dummy credentials and no real profile.
+        AWS_PROFILE and friends cannot be neutralised by a value: use_env() removes ENV_UNSET."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "",
+            "AWS_SECURITY_TOKEN": "",
+            "AWS_DEFAULT_REGION": DEFAULT_REGION,
+            "AWS_REGION": DEFAULT_REGION,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    @contextmanager
+    def use_env(self) -> Iterator[dict[str, str]]:
+        """Apply env() to os.environ (and drop ENV_UNSET) for the duration of the block."""
+        saved = {k: os.environ.get(k) for k in (*self.env(), *ENV_UNSET)}
+        for key in ENV_UNSET:
+            os.environ.pop(key, None)
+        os.environ.update(self.env())
+        try:
+            yield self.env()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    # faults and counts
+    def add_fault(self, rule: FaultRule) -> None:
+        with self._lock:
+            self._faults.append(rule)
+            if rule.times is not None:
+                self._remaining[id(rule)] = rule.times
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._remaining.clear()
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.request_counts.clear()
+
+    def counts(self) -> dict[str, int]:
+        """A consistent copy of request_counts."""
+        with self._lock:
+            return dict(self.request_counts)
+
+    def reset(self) -> None:
+        """Drop all moto state (POST /moto-api/reset); faults and counts are kept."""
+        opener = build_opener(ProxyHandler({}))  # never via an HTTP proxy from the environment
+        with opener.open(Request(f"{self.endpoint_url}/moto-api/reset", method="POST", data=b""), timeout=30) as r:
+            r.read()
+
+    def record(self, info: RequestInfo, haystack: str) -> FaultRule | None:
+        """Count the request and return the fault rule to answer it with, if any."""
+        with self._lock:
+            self.request_counts[info.operation] += 1
+            for rule in self._faults:
+                if rule.operation != info.operation or (rule.service and rule.service != info.service):
+                    continue
+                if rule.match is not None and rule.match not in haystack:
+                    continue
+                if rule.times is not None:
+                    left = self._remaining.get(id(rule), 0)
+                    if left <= 0:
+                        continue
+                    self._remaining[id(rule)] = left - 1
+                return rule
+            return None
+
+
+def s3control_direct_host(client: Any) -> Any:
+    """botocore's s3control endpoint rules put "<AccountId>." in front of any endpoint_url host
+    (Config(inject_host_prefix=False) does not stop it), which cannot resolve for 127.0.0.1;
+    send the request to the endpoint's own host instead."""
+
+    def strip(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        label, _, rest = parts.netloc.partition(".")
+        if label.isdigit() and len(label) == 12 and rest:
+            request.url = urlunsplit(parts._replace(netloc=rest))
+
+    client.meta.events.register("before-sign.s3-control", strip)
+    return client
+
+
+# ---------------------------------------------------------------- in a child process
+
+
+def _serve_in_child(conn: Any, latency_seconds: float) -> None:
+    """Child-process loop: run an emulator and answer control messages."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    emulator = MotoEmulator(latency_seconds=latency_seconds).start()
+    conn.send(emulator.endpoint_url)
+    while True:
+        command, arg = conn.recv()
+        if command == "latency":
+            emulator.latency_seconds = float(arg)
+            conn.send(None)
+        elif command == "counts":
+            conn.send(emulator.counts())
+        elif command == "reset_counts":
+            emulator.reset_counts()
+            conn.send(None)
+        elif command == "stop":
+            emulator.stop()
+            conn.send(None)
+            return
+
+
+class MotoProcess:
+    """A MotoEmulator in its own process: for benchmarks, so the emulator's
+    CPU, GIL and memory are not counted as the tool's. Same env/use_env,
+    latency and counts surface; no fault injection."""
+
+    def __init__(self, latency_seconds: float = 0.0) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve_in_child, args=(child, latency_seconds), daemon=True)
+        self._latency = latency_seconds
+        self.endpoint_url = ""
+
+    def __enter__(self) -> MotoProcess:
+        self._process.start()
+        self.endpoint_url = self._conn.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._ask("stop")
+        finally:
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.kill()
+
+    def _ask(self, command: str, arg: object = None) -> Any:
+        self._conn.send((command, arg))
+        return self._conn.recv()
+
+    @property
+    def latency_seconds(self) -> float:
+        return self._latency
+
+    @latency_seconds.setter
+    def latency_seconds(self, value: float) -> None:
+        self._latency = value
+        self._ask("latency", value)
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._ask("counts"))
+
+    def reset_counts(self) -> None:
+        self._ask("reset_counts")
+
+    env = MotoEmulator.env
+    use_env = MotoEmulator.use_env

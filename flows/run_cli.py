@@ -1,0 +1,81 @@
+"""`soc2-evidence run` and `soc2-evidence demo`: start an evidence run and print its summary.
+
+The run itself is flows.run; the demo's estate is the top-level package demo. Registered by
+flows.cli through register(subparsers).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from flows.cli_common import EXIT_OK, load_inputs
+
+
+def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
+    from collections import Counter
+
+    rows = [("Control", "Status", "pass", "fail", "error", "n/a", "excepted", "Title")]
+    for r in outcome.controls:
+        c = r.counts
+        rows.append(
+            (
+                r.control_id,
+                str(r.status),
+                str(c["pass"]),
+                str(c["fail"]),
+                str(c["error"]),
+                str(c["not_applicable"]),
+                str(c["excepted"]),
+                r.title,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row[:-1], widths, strict=False)) + "  " + row[-1])
+    statuses = Counter(str(f.result.status) for f in outcome.findings)
+    print()
+    print(
+        f"Run {outcome.run_id}: {len(outcome.findings)} findings "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}), {outcome.api_calls} API calls"
+    )
+    errors = statuses.get("error", 0)
+    if errors:
+        print(f"{errors} resources could not be assessed: see the Errors sheet for the missing permissions")
+    print(f"Run directory: {outcome.run_dir}")
+    print(f"Workbook:      {outcome.workbook}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
+    from flows.run import run_evidence
+
+    outcome = run_evidence(args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency)
+    print_summary(outcome)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from demo.run import run_demo
+
+    outcome, review = run_demo(Path(args.output), concurrency=args.concurrency)
+    print_summary(outcome)
+    print(
+        f"\nAccess review {review.review_id} issued: {len(review.principals)} principals to decide in\n"
+        f"  {review.workbook}\n"
+        "  (fill Decision, Reviewer, Reviewed on, Justification; then: soc2-evidence access-review complete FILE)"
+    )
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="run the evidence flow for a config")
+    run.add_argument("--config", required=True, help="soc2-evidence.yaml")
+    run.add_argument("--output", help="output directory (overrides the config's output:)")
+    run.add_argument("--concurrency", type=int, help="tasks and in-flight API calls (default from config)")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="run the flow on the embedded Dexo.chat demo estate (local emulators)")
+    demo.add_argument("--output", default="demo-output", help="output directory (default demo-output)")
+    demo.add_argument("--concurrency", type=int)
+    demo.set_defaults(func=cmd_demo)

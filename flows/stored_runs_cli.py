@@ -1,0 +1,304 @@
+"""`soc2-evidence evaluate`, `drift`, `history` and `verify`: the commands that read stored runs.
+
+Re-evaluating a run's evidence, the drift between two runs, the history of
+runs with gaps in coverage, and a run's files against its manifest. A run may
+be a directory or live in an evidence locker (s3://, gs://): it is then read
+through a local cache. Registered by flows.cli through register(subparsers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from flows.cli_common import EXIT_INTERNAL, EXIT_OK, BadInput
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from flows.evaluate import RunDirError, reevaluate
+    from reports.store import findings_bytes
+
+    try:
+        result = reevaluate(_run_dir_arg(args.run_dir))
+    except RunDirError as exc:
+        raise BadInput(str(exc)) from None
+    if args.write:
+        Path(args.write).write_bytes(findings_bytes(result.findings))
+    for p in result.problems:
+        print(f"integrity: {p}")
+    for d in result.differences[:50]:
+        print(d)
+    if result.identical:
+        print(
+            f"run {result.run_id}: re-evaluated {len(result.findings)} findings from {result.evidence_files} "
+            "evidence files: identical to findings.jsonl"
+        )
+        return EXIT_OK
+    print(
+        f"run {result.run_id}: re-evaluation does NOT match the stored findings "
+        f"({len(result.differences)} differences, {len(result.problems)} integrity problems)"
+    )
+    return EXIT_INTERNAL
+
+
+def _output_dir(args: argparse.Namespace) -> Path:
+    """--output, else the output: of --config, else the default output folder.
+    An evidence locker (s3://, gs://) is read through a local cache, as a directory."""
+    if getattr(args, "output", None):
+        where = str(args.output)
+    elif getattr(args, "config", None):
+        from flows.config import ConfigError, load_config
+
+        try:
+            where = load_config(args.config).output
+        except ConfigError as exc:
+            raise BadInput(exc.message) from None
+    else:
+        from flows.config import DEFAULT_OUTPUT
+
+        where = DEFAULT_OUTPUT
+    from reports.locker import DRIFT_FILES
+
+    return _local_view(where, files=DRIFT_FILES)  # manifest, findings, controls: enough for history and drift
+
+
+def _locker_cache(loc: Any) -> Path:
+    base = Path(os.environ.get("SOC2_EVIDENCE_CACHE", Path.home() / ".cache" / "soc2-evidence"))
+    return base / loc.kind / loc.bucket / (loc.prefix or "_root")
+
+
+def _local_view(where: str, run_ids: list[str] | None = None, files: Any = None) -> Path:
+    """A local directory with the runs of `where` (a directory, or a bucket fetched to a cache)."""
+    from reports.locker import LocationError, LockerError, open_locker, parse_location
+
+    try:
+        loc = parse_location(where)
+        if not loc.is_remote:
+            return Path(where)
+        return open_locker(loc).materialise(_locker_cache(loc), run_ids, files=files)
+    except LocationError as exc:
+        raise BadInput(f"{where}: {exc}") from None
+    except LockerError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _run_dir_arg(text: str) -> Path:
+    """RUN_DIR, or a run in a locker: s3://bucket/prefix/runs/<run_id> (fetched whole to the cache)."""
+    if "://" not in text:
+        return Path(text)
+    base, sep, run_id = text.rstrip("/").rpartition("/runs/")
+    if not sep or not run_id:
+        raise BadInput(f"{text}: expected <locker>/runs/<run_id>")
+    return _local_view(base, [run_id]) / "runs" / run_id
+
+
+def _resolve_run(spec: str, output: Path, runs: list):  # -> reports.store.RunInfo
+    """A completed run by directory or run ID (a unique prefix of one is enough)."""
+    from reports.store import MANIFEST, completed_runs
+
+    path = Path(spec)
+    if path.is_dir() and (path / MANIFEST).exists():
+        for info in completed_runs(path.resolve().parent.parent):
+            if info.path.name == path.resolve().name:
+                return info
+        raise BadInput(f"{spec}: not a completed run (manifest unreadable or status not 'completed')")
+    if path.is_dir():
+        raise BadInput(f"{spec}: no manifest.json here (not a run directory, or an incomplete run)")
+    exact = [r for r in runs if r.run_id == spec]
+    matches = exact or [r for r in runs if r.run_id.startswith(spec)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise BadInput(f"run {spec!r}: not found among the completed runs in {output / 'runs'}")
+    raise BadInput(f"run {spec!r}: ambiguous, matches {', '.join(r.run_id for r in matches[:5])}")
+
+
+def _previous_of(info):  # RunInfo -> RunInfo | None
+    from reports.store import completed_runs
+
+    siblings = completed_runs(info.path.parent.parent)
+    ids = [r.run_id for r in siblings]
+    i = ids.index(info.run_id) if info.run_id in ids else len(ids)
+    return siblings[i - 1] if i > 0 else None
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from reports.drift import compute_drift, load_run_controls, load_run_findings_fast
+    from reports.store import completed_runs
+
+    output = _output_dir(args)
+    runs = completed_runs(output)
+    if args.to:
+        to = _resolve_run(args.to, output, runs)
+    elif runs:
+        to = runs[-1]
+    else:
+        raise BadInput(f"{output}: no completed runs in {output / 'runs'}")
+    frm = _resolve_run(args.from_, output, runs) if args.from_ else _previous_of(to)
+    if frm is not None and frm.path.resolve() == to.path.resolve():
+        raise BadInput(f"--from and --to are the same run ({to.run_id})")
+    try:
+        current = load_run_findings_fast(to.path)
+        previous = load_run_findings_fast(frm.path) if frm is not None else None
+    except FileNotFoundError as exc:
+        raise BadInput(f"{exc.filename}: missing (check the run with `soc2-evidence verify`)") from None
+    except (ValueError, KeyError) as exc:
+        raise BadInput(f"findings.jsonl unreadable: {exc}") from None
+    drift = compute_drift(
+        previous,
+        current,
+        load_run_controls(frm.path) if frm is not None else None,
+        load_run_controls(to.path),
+        from_run=frm.run_id if frm is not None else None,
+        to_run=to.run_id,
+    )
+    if args.format == "json":
+        print(json.dumps(drift.to_json(), indent=2, ensure_ascii=False))
+    else:
+        _print_drift(drift, args.limit)
+    if args.fail_on == "new-failures" and drift.has_new_failures:
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+def _print_drift(drift, limit: int) -> None:  # drift: reports.drift.Drift
+    print(drift.summary())
+    if not drift.baseline:
+        return
+    if drift.controls:
+        print("\nControls that changed status:")
+        for c in drift.controls:
+            print(f"  {c['control_id']:12} {c['from'] or '(absent)':>11} -> {c['to'] or '(absent)':11}  {c['title']}")
+    for cat, title in (
+        ("newly_failing", "Newly failing"),
+        ("newly_erroring", "Newly not assessed (error)"),
+        ("resolved", "Resolved"),
+        ("newly_excepted", "Newly excepted"),
+        ("gone", "Gone"),
+    ):
+        items = getattr(drift, cat)
+        if not items:
+            continue
+        print(f"\n{title} ({len(items)}):")
+        for it in items[:limit]:
+            where = f"{it['account']}/{it['region']}"
+            print(
+                f"  {it['check_id']:32} {where:28} {it['resource_id']}  "
+                f"({it['from'] or 'absent'} -> {it['to'] or 'absent'}) {it['reason']}"
+            )
+        if len(items) > limit:
+            print(f"  ... and {len(items) - limit} more (--format json lists them all)")
+    if drift.new:
+        print(f"\n{len(drift.new)} new resource(s) this run")
+
+
+def parse_interval(text: str):  # -> timedelta
+    import re
+    from datetime import timedelta
+
+    m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text or "")
+    if not m or int(m.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"invalid interval {text!r}: expected e.g. 6h, 1d, 7d (units m, h, d, w)")
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+    return timedelta(**{unit: int(m.group(1))})
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from reports.history import CONTROL_STATUSES, format_duration, run_history
+
+    output = _output_dir(args)
+    if not (output / "runs").is_dir():
+        raise BadInput(f"{output}: no runs folder ({output / 'runs'} does not exist)")
+    hist = run_history(output, args.expected_interval)
+    if args.format == "json":
+        print(json.dumps(hist.to_json(), indent=2))
+        return EXIT_OK
+    period = f", audit period {hist.period[0]} to {hist.period[1]}" if hist.period else ""
+    print(f"{len(hist.runs)} completed run(s) in {output / 'runs'}{period}\n")
+    header = ("Run", "Started (UTC)", *CONTROL_STATUSES, "Gap before", "Note")
+    rows = [header]
+    for r in hist.rows():
+        rows.append(
+            (
+                r["run_id"],
+                r["started_at"],
+                *("?" if r[s] is None else str(r[s]) for s in CONTROL_STATUSES),
+                f"GAP {r['gap_before']}" if r["gap_before"] else "",
+                r["note"],
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if hist.expected_interval is None:
+        print("\n(pass --expected-interval, e.g. 1d, to flag gaps in coverage)")
+    elif hist.gaps:
+        print(f"\n{len(hist.gaps)} gap(s) longer than the expected interval {format_duration(hist.expected_interval)}:")
+        for g in hist.gaps:
+            print(f"  {g.describe()}")
+    else:
+        print(f"\nno gaps longer than {format_duration(hist.expected_interval)}")
+    if hist.incomplete:
+        print(f"\n{len(hist.incomplete)} incomplete run(s) (never used as a baseline):")
+        for r in hist.incomplete:
+            print(f"  {r.run_id}: {r.reason}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from reports.verify import VerifyInputError, verify_run
+
+    try:
+        run_dir = _run_dir_arg(args.run_dir)
+        report = verify_run(run_dir, Path(args.output) if args.output else None)
+    except VerifyInputError as exc:
+        raise BadInput(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+        return EXIT_OK if report.ok else EXIT_INTERNAL
+    for p in report.problems:
+        print(p)
+    for n in report.notes:
+        print(f"note: {n}")
+    if report.ok:
+        print(f"run {report.run_id}: intact ({report.files_checked} files match the manifest)")
+        return EXIT_OK
+    print(f"run {report.run_id}: {len(report.problems)} problem(s): altered, removed or added files")
+    return EXIT_INTERNAL
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ev = sub.add_parser("evaluate", help="re-run the checks on a stored run's evidence and compare")
+    ev.add_argument("run_dir")
+    ev.add_argument("--write", help="also write the re-evaluated findings.jsonl here")
+    ev.set_defaults(func=cmd_evaluate)
+
+    dr = sub.add_parser("drift", help="what changed between two completed runs")
+    dr.add_argument(
+        "--from", dest="from_", metavar="RUN", help="baseline run ID or directory (default: the run before --to)"
+    )
+    dr.add_argument("--to", metavar="RUN", help="run ID or directory (default: the latest completed run)")
+    dr.add_argument(
+        "--output", help="output directory holding runs/ (default: the config's output, else ./soc2-evidence-output)"
+    )
+    dr.add_argument("--config", help="take the output directory from this config")
+    dr.add_argument("--format", choices=["table", "json"], default="table")
+    dr.add_argument("--limit", type=int, default=50, help="rows per list in the table (default 50)")
+    dr.add_argument("--fail-on", choices=["new-failures"], help="exit 1 when a resource is newly failing")
+    dr.set_defaults(func=cmd_drift)
+
+    hi = sub.add_parser("history", help="completed runs with control-status counts, gaps in coverage, incomplete runs")
+    hi.add_argument("--output", help="output directory holding runs/")
+    hi.add_argument("--config", help="take the output directory from this config")
+    hi.add_argument("--expected-interval", type=parse_interval, help="flag gaps longer than this (6h, 1d, 7d)")
+    hi.add_argument("--format", choices=["table", "json"], default="table")
+    hi.set_defaults(func=cmd_history)
+
+    ve = sub.add_parser("verify", help="check a run's files against its manifest and the manifest hash chain")
+    ve.add_argument("run_dir")
+    ve.add_argument("--output", help="output directory holding runs/ (default: the run directory's parent)")
+    ve.add_argument("--format", choices=["text", "json"], default="text")
+    ve.set_defaults(func=cmd_verify)
