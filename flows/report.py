@@ -95,6 +95,7 @@ def build_workbook(
     commitments: Sequence[CommitmentResult] = (),
     exceptions: Sequence[Mapping[str, Any]] = (),
     drift: Drift | None = None,
+    endpoints: Mapping[str, Any] | None = None,
 ) -> None:
     write_workbook(
         path,
@@ -119,5 +120,6 @@ def build_workbook(
             exceptions=list(exceptions),
             drift_summary=drift.summary() if drift else "",
             drift_rows=drift_rows(drift) if drift else (),
+            endpoints=endpoints or {},
         ),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from flows.cli_common import EXIT_OK, load_inputs
+from flows.cli_common import EXIT_OK, add_fail_on, fail_on_exit, load_inputs, print_drift
 
 
 def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
@@ -52,7 +52,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     outcome = run_evidence(args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency)
     print_summary(outcome)
-    return EXIT_OK
+    if outcome.drift is not None:
+        print()
+        print_drift(outcome.drift, args.limit)
+    if not args.fail_on:
+        return EXIT_OK  # today's behaviour: a completed run exits 0 whatever the results
+    return fail_on_exit(outcome.drift, args.fail_on)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -73,6 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--config", required=True, help="soc2-evidence.yaml")
     run.add_argument("--output", help="output directory (overrides the config's output:)")
     run.add_argument("--concurrency", type=int, help="tasks and in-flight API calls (default from config)")
+    run.add_argument("--limit", type=int, default=20, help="drift rows printed per list (default 20)")
+    add_fail_on(run, "the run")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="run the flow on the embedded Dexo.chat demo estate (local emulators)")

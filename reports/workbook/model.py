@@ -68,6 +68,8 @@ class WorkbookInput:
     exceptions: Sequence[Mapping[str, Any]] = ()  # controls.exceptions.ExceptionsReport.rows()
     drift_summary: str = ""  # reports.drift.Drift.summary()
     drift_rows: Sequence[Mapping[str, Any]] = ()  # control changes then Drift.rows()
+    # the AWS and GCP endpoints the run talked to (flows.cloud_endpoints: "aws", "gcp", "emulated", "summary")
+    endpoints: Mapping[str, Any] = field(default_factory=dict)
 
 
 COVER_SHEET = "Cover"

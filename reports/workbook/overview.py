@@ -96,6 +96,7 @@ def cover_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
     yield ("Run", "Tool version", d.tool_version)
     yield ("Run", "Config SHA-256", d.config_sha256)
     yield ("Run", "Time zone", "All dates and times in this workbook are UTC.")
+    yield from endpoint_rows(view)
     yield from scope_rows(view)
     for account, caller in d.callers.items():
         failed = str(caller).startswith("error")
@@ -137,6 +138,27 @@ def cover_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
         yield ("Check status (per resource)", Styled(str(s), fill=STATUS_COLORS[s]), STATUS_MEANINGS[s])
     for cs in ControlStatus:
         yield ("Control status", Styled(str(cs), fill=CONTROL_STATUS_COLORS[cs]), CONTROL_STATUS_MEANINGS[cs])
+
+
+def endpoint_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
+    """Which endpoints the collectors talked to; a run against an emulator says so, in red."""
+    ep = view.data.endpoints
+    if not ep:
+        yield ("Cloud endpoints", "Endpoints used", "not recorded")
+        return
+    emulated = bool(ep.get("emulated"))
+    red = "FFC7CE" if emulated else None
+    yield ("Cloud endpoints", "Endpoints used", Styled(str(ep.get("summary", "")), fill=red))
+    aws, gcp = ep.get("aws") or {}, ep.get("gcp") or {}
+    yield (
+        "Cloud endpoints",
+        "AWS",
+        Styled(str(aws.get("effective", "")), fill=red if aws.get("endpoint_url") else None),
+    )
+    for service, url in (aws.get("service_endpoint_urls") or {}).items():
+        yield ("Cloud endpoints", f"AWS {service}", Styled(str(url), fill=red))
+    gcs = gcp.get("storage_emulator_host")
+    yield ("Cloud endpoints", "GCP Cloud Storage", Styled(str(gcp.get("effective", "")), fill=red if gcs else None))
 
 
 def scope_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
