@@ -26,6 +26,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from collectors.aws.base import AwsTuning
 from collectors.endpoint.discovery import DiscoveredEndpoint
+from collectors.listings import LISTINGS, ListedPopulation, listed_populations
 from collectors.registry import specs
 from controls import CheckResult, CheckSpec, ControlResult, Finding
 from controls.additional import additional_fields
@@ -35,7 +36,7 @@ from controls.exceptions import apply_exceptions, load_exceptions
 from controls.mapping import control_results
 from flows.accounts import AccountTarget, Discovery
 from flows.cloud_endpoints import cloud_endpoints
-from flows.collect import ScopeOutcome
+from flows.collect import ScopeOutcome, load_bundle_files
 from flows.config import AppConfig
 from flows.notifications import mark_new_failures
 from flows.task_runners import describe_task_runner
@@ -170,6 +171,7 @@ def finish_run(
     drift_ref = writer.write_json("drift.json", drift.to_json())
     evidence_files.sort(key=lambda e: e["path"])
     endpoints = cloud_endpoints()
+    listings = source_listings(writer.path, evidence_files)
     scope_doc = {
         "aws_accounts": [
             {"id": t.id, "name": t.name, "regions": list(t.regions), "role_arn": t.role_arn, "source": t.source}
@@ -206,6 +208,7 @@ def finish_run(
         exceptions=exceptions_report.rows() if cfg.exceptions else (),
         drift=drift,
         endpoints=endpoints,
+        listings=listings,
     )
     run_meta = RunMeta(
         run_id=run_id,
@@ -251,6 +254,7 @@ def finish_run(
             "report": exceptions_report.to_json(),
         },
         "scope": scope_doc,
+        "populations": [p.to_json() for p in listings],
         "commitments": [c.to_json() for c in commitments],
         "callers": callers,
         "orchestration": describe_task_runner(cfg.orchestration, workers, tuning.concurrency),
@@ -292,6 +296,13 @@ def finish_run(
         warnings=list(catalog.warnings),
         drift=drift,
     )
+
+
+def source_listings(run_dir: Path, evidence_files: list[dict[str, Any]]) -> list[ListedPopulation]:
+    """What each source listing enumerated (collectors.listings), read back from its evidence files."""
+    wanted = {(x.collector, x.service, x.operation) for x in LISTINGS}
+    entries = [e for e in evidence_files if (e.get("collector"), e.get("service"), e.get("operation")) in wanted]
+    return listed_populations(load_bundle_files(run_dir, entries).values())
 
 
 def catalog_text(cfg: AppConfig) -> bytes:

@@ -46,6 +46,22 @@ class EvidenceFileInfo:
 
 
 @dataclass(frozen=True)
+class SourceListing:
+    """What a source listing call returned in one scope (collectors.listings.ListedPopulation):
+    the population the reconciliation on the Populations sheet counts against."""
+
+    listing: str  # "s3:ListBuckets"
+    resource_type: str
+    checks: tuple[str, ...]  # the checks whose population it is
+    provider: str
+    account: str
+    region: str  # "global": the whole account (ListBuckets, IAM, CloudFront, GCS)
+    ids: tuple[str, ...]
+    failed: str | None  # error code: the listing failed, the population is unknown
+    evidence: str  # the evidence file
+
+
+@dataclass(frozen=True)
 class WorkbookInput:
     organization: str
     period_start: date
@@ -70,6 +86,7 @@ class WorkbookInput:
     drift_rows: Sequence[Mapping[str, Any]] = ()  # control changes then Drift.rows()
     # the AWS and GCP endpoints the run talked to (flows.cloud_endpoints: "aws", "gcp", "emulated", "summary")
     endpoints: Mapping[str, Any] = field(default_factory=dict)
+    listings: Sequence[SourceListing] = ()  # what the source listings enumerated (Populations sheet)
 
 
 COVER_SHEET = "Cover"
@@ -101,9 +118,14 @@ SUMMARY_HEADERS = (
 POPULATIONS_HEADERS = (
     "Control ID",
     "Population sheet(s)",
-    "Rows on sheet(s)",
-    "Enumerated",
-    "Evaluated",
+    "Check",
+    "Account",
+    "Region",
+    "Source listing",
+    "Listed",
+    "Judged",
+    "Listed, not judged",
+    "Judged, not listed",
     "Pass",
     "Fail",
     "Excepted",

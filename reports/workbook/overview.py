@@ -1,9 +1,8 @@
-"""The overview sheets: Cover, Summary and Populations.
+"""The overview sheets: Cover and Summary (the Populations sheet is reports.workbook.populations).
 
-The Cover says what the run was (scope, callers, integrity hashes, totals, a legend of the
-statuses); the Summary gives one row per control with its per-status counts and population
-counts; the Populations sheet reconciles those counts with the rows on each control's
-population sheet(s). One module because all three read the same per-control counts.
+The Cover says what the run was (scope, cloud endpoints, callers, integrity hashes, totals, a
+legend of the statuses); the Summary gives one row per control with its per-status counts and
+population counts. One module because both read the same per-control counts.
 
 Population counts (completeness): for each control, *enumerated* is every resource the
 collectors listed for the control's checks (every row of its population sheet: pass, fail,
@@ -22,8 +21,6 @@ from reports.workbook.evidence import EVIDENCE_SET_HOWTO, evidence_set_sha256
 from reports.workbook.model import (
     COVER_SHEET,
     NOT_EVALUATED,
-    POPULATIONS_HEADERS,
-    POPULATIONS_SHEET,
     SUMMARY_HEADERS,
     SUMMARY_SHEET,
 )
@@ -76,15 +73,6 @@ def write_summary(out: TableWriter, view: RunView) -> None:
     )
 
 
-def write_populations(out: TableWriter, view: RunView) -> None:
-    out.table(
-        POPULATIONS_SHEET,
-        table_columns(POPULATIONS_HEADERS, numbers=range(2, len(POPULATIONS_HEADERS) - 1), widths={"Reconciled": 40}),
-        populations_rows(view),
-        freeze_cols=1,
-    )
-
-
 def cover_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
     d = view.data
     yield ("Run", "Organization", d.organization)
@@ -131,8 +119,9 @@ def cover_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
     yield (
         "Populations",
         "Completeness",
-        "Per control on the Summary and the Populations sheet: enumerated ="
-        " evaluated (pass + fail + excepted) + excluded (not_applicable) + not assessed (error).",
+        "Per control on the Summary: enumerated = evaluated (pass + fail + excepted) + excluded (not_applicable)"
+        " + not assessed (error). The Populations sheet reconciles each population with the source listing's own"
+        " entries (e.g. ListBuckets' buckets), per account and region.",
     )
     for s in Status:
         yield ("Check status (per resource)", Styled(str(s), fill=STATUS_COLORS[s]), STATUS_MEANINGS[s])
@@ -192,32 +181,6 @@ def summary_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
             *(counts[s] for s in Status),
             sum(counts[s] for s in Status),
             *population_counts(counts),
-        )
-
-
-def populations_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
-    """Per control: the population sheets, the rows on them, and the counts they must reconcile with."""
-    for cid in view.control_ids:
-        counts = view.counts(cid)
-        enumerated, evaluated, excluded, not_assessed = population_counts(counts)
-        rows = len(view.population.get(cid, ()))
-        problems = []
-        if enumerated != evaluated + excluded + not_assessed:
-            problems.append("enumerated != evaluated + excluded + not assessed")
-        if rows != enumerated:
-            problems.append(f"{rows} rows on the sheet(s) but {enumerated} enumerated")
-        yield (
-            Styled(cid, location=sheet_ref(view.sheet_names[cid])),
-            ", ".join(view.sheet_lists[cid]),
-            rows,
-            enumerated,
-            evaluated,
-            counts[Status.PASS],
-            counts[Status.FAIL],
-            counts[Status.EXCEPTED],
-            excluded,
-            not_assessed,
-            Styled("no: " + "; ".join(problems), fill="FFC7CE") if problems else "yes",
         )
 
 
