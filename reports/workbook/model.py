@@ -117,7 +117,6 @@ SUMMARY_HEADERS = (
 )
 POPULATIONS_HEADERS = (
     "Control ID",
-    "Population sheet(s)",
     "Check",
     "Account",
     "Region",
@@ -132,7 +131,11 @@ POPULATIONS_HEADERS = (
     "Excluded (n/a)",
     "Not assessed (error)",
     "Reconciled",
+    # not printed
+    "Listing evidence",
+    "Population sheet(s)",
 )
+POPULATIONS_PRINTED = POPULATIONS_HEADERS.index("Reconciled") + 1
 # What an auditor reads first (and what is printed: Account .. Evidence file), then the rest: the
 # resource type and check title (implied by the check), the evaluation time (the run's, on the
 # Cover), the evidence files' SHA-256 (also on the Evidence index) and the finding's `additional`
@@ -163,14 +166,14 @@ POPULATION_PRINTED = POPULATION_HEADERS.index("Evidence file") + 1
 POPULATION_WIDTHS: dict[str, float] = {
     "Account": 15,  # a 12-digit AWS account on one line
     "Region": 15,
-    "Resource ID": 32,
-    "Check": 22,
+    "Resource ID": 34,
+    "Check": 26,
     "Severity": 9,
     "Status": 15,
-    "Observed": 54,
-    "Expected": 28,
-    "Reason": 40,
-    "Evidence file": 44,
+    "Observed": 64,
+    "Expected": 40,
+    "Reason": 46,
+    "Evidence file": 62,
     "Resource type": 28,
     "Check title": 40,
     "SHA-256": 24,

@@ -19,7 +19,7 @@ from typing import Any
 
 from controls.model import Finding, Status
 from reports.cells import sheet_ref
-from reports.workbook.model import POPULATIONS_HEADERS, POPULATIONS_SHEET, SourceListing
+from reports.workbook.model import POPULATIONS_HEADERS, POPULATIONS_PRINTED, POPULATIONS_SHEET, SourceListing
 from reports.workbook.styles import Styled, table_columns
 from reports.workbook.table import TableWriter
 from reports.workbook.view import RunView
@@ -27,7 +27,7 @@ from reports.workbook.view import RunView
 GLOBAL = "global"
 RED, GREEN = "FFC7CE", "C6EFCE"
 SHOWN_IDS = 5  # IDs named in a "no" cell; the rest counted
-NOT_DECLARED = "not reconciled: no source listing for this check (account setting, endpoint or other population)"
+NOT_DECLARED = "n/a: no source listing (account setting, endpoint or other population)"
 
 
 def write_populations(out: TableWriter, view: RunView) -> None:
@@ -35,11 +35,12 @@ def write_populations(out: TableWriter, view: RunView) -> None:
         POPULATIONS_SHEET,
         table_columns(
             POPULATIONS_HEADERS,
-            numbers=range(POPULATIONS_HEADERS.index("Listed"), len(POPULATIONS_HEADERS) - 1),
-            widths={"Population sheet(s)": 16, "Check": 28, "Source listing": 22, "Reconciled": 50},
+            numbers=range(POPULATIONS_HEADERS.index("Listed"), POPULATIONS_HEADERS.index("Reconciled")),
+            widths={"Check": 28, "Source listing": 24, "Reconciled": 60, "Listing evidence": 70},
         ),
         populations_rows(view),
-        freeze_cols=3,
+        freeze_cols=2,
+        print_cols=POPULATIONS_PRINTED,
     )
 
 
@@ -61,12 +62,12 @@ def populations_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
             if not listings:
                 counts = _statuses(findings)
                 judged = len({(f.result.account, f.result.region, f.result.resource_id) for f in findings})
-                yield (link, sheets, check, "", "", "(none)", None, judged, None, None, *counts, NOT_DECLARED)
+                yield (link, check, "", "", "(none)", None, judged, None, None, *counts, NOT_DECLARED, "", sheets)
                 continue
             for listing in listings:
                 row = _reconcile(listing, findings)
                 if row is not None:
-                    yield (link, sheets, check, *row)
+                    yield (link, check, *row, listing.evidence, sheets)
 
 
 def _reconcile(listing: SourceListing, findings: list[Finding]) -> tuple[Any, ...] | None:
@@ -84,7 +85,7 @@ def _reconcile(listing: SourceListing, findings: list[Finding]) -> tuple[Any, ..
     if not listed and not mine and not listing.failed:
         return None
     counts = _statuses(mine)
-    where = (listing.account, listing.region, f"{listing.listing} ({listing.evidence})" if listing.evidence else "")
+    where = (listing.account, listing.region, listing.listing)
     if listing.failed:
         verdict = Styled(f"no: {listing.listing} failed ({listing.failed}): the population is unknown", fill=RED)
         return (*where, None, len(judged), None, None, *counts, verdict)

@@ -326,7 +326,7 @@ def test_sheet_names_and_order(wb):
 
 # frozen panes: the header row, and the key columns that stay in view when scrolling right
 FROZEN = {"Cover": "A2", "Commitments": "A2", "Exceptions": "A2", "Errors": "C2", "Drift": "A2"}
-FROZEN |= {name: "D2" for name in POPULATION_SHEETS} | {"Summary": "B2", "Populations": "D2", "Criteria": "B2"}
+FROZEN |= {name: "D2" for name in POPULATION_SHEETS} | {"Summary": "B2", "Populations": "C2", "Criteria": "B2"}
 FROZEN["Evidence index"] = "B2"
 
 

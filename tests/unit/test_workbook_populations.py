@@ -43,7 +43,8 @@ def test_a_complete_population_reconciles(tmp_path: Path) -> None:
     findings = [finding("vol-1", Status.PASS, ("ENC-1",)), finding("vol-2", Status.FAIL, ("ENC-1",))]
     (row,) = rows_for(tmp_path, findings, [listing(("vol-1", "vol-2"))])
     assert (row["Check"], row["Account"], row["Region"]) == (EBS, ACCOUNT, "us-east-1")
-    assert row["Source listing"].startswith("ec2:DescribeVolumes (evidence/aws/")
+    assert row["Source listing"] == "ec2:DescribeVolumes"
+    assert row["Listing evidence"] == f"evidence/aws/{ACCOUNT}/us-east-1/ebs/DescribeVolumes.json"
     assert (row["Listed"], row["Judged"], row["Listed, not judged"], row["Judged, not listed"]) == (2, 2, 0, 0)
     assert (row["Pass"], row["Fail"]) == (1, 1) and row["Reconciled"] == "yes"
 
@@ -93,4 +94,4 @@ def test_control_ids_link_to_their_population_sheet(tmp_path: Path) -> None:
     ws = load_workbook(path)["Populations"]
     cell = ws.cell(2, 1)
     assert cell.value == "ENC-1" and cell.hyperlink.location == "'ENC-1'!A1"
-    assert ws.freeze_panes == "D2" and ws.cell(2, 2).value == "ENC-1"  # its population sheet(s)
+    assert ws.freeze_panes == "C2" and ws.cell(2, len(POPULATIONS_HEADERS)).value == "ENC-1"  # its sheet(s)
