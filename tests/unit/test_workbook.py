@@ -723,6 +723,30 @@ def test_evidence_index(wb):
     assert all(r["Collected at"].is_date for r in cells_by_header(ws))
 
 
+def test_evidence_files_are_relative_hyperlinks_that_survive_zipping(written, wb):
+    """Each evidence file of the index links to the file beside the workbook: a relative, external
+    target with forward slashes (what Excel writes; Excel for Mac and LibreOffice resolve it), so the
+    link works wherever the run folder is unzipped; console links are absolute https URLs."""
+    cells = cells_by_header(wb["Evidence index"])
+    assert [c["File"].hyperlink.target for c in cells] == [EBS_FILE, S3_FILE]
+    sheet = wb.sheetnames.index("Evidence index") + 1
+    with zipfile.ZipFile(written) as z:
+        rels = z.read(f"xl/worksheets/_rels/sheet{sheet}.xml.rels").decode()
+        population_rels = z.read("xl/worksheets/_rels/sheet6.xml.rels").decode()  # ENC-1
+    for path in (EBS_FILE, S3_FILE):
+        assert f'Target="{path}" TargetMode="External"' in rels
+    assert "\\" not in rels and "file:" not in rels  # not absolute, not Windows-style
+    # a console URL's fragment is the hyperlink's location, as Excel stores it (the link opens url#location)
+    assert 'Target="https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1"' in population_rels
+    console = next(c["Console URL"] for c in cells_by_header(wb["ENC-1"]) if c["Resource ID"].value == "vol-pass")
+    link = console.hyperlink
+    assert (
+        f"{link.target}#{link.location}"
+        == console.value
+        == "https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#VolumeDetails:volumeId=vol-pass"
+    )
+
+
 # --- scale ----------------------------------------------------------------------------------------
 
 
