@@ -82,8 +82,9 @@ class Link:
 
 # Column kinds: how a raw row value becomes a cell. LINK takes a Link (or plain text).
 TEXT, NUMBER, DATETIME, AUTO, LINK = "text", "number", "datetime", "auto", "link"
-# Excel ignores hyperlinks past 65,530 per sheet; past this budget a link is written as its text.
-LINKS_PER_SHEET = 65_000
+# Excel ignores hyperlinks past 65,530 per sheet, and xlsxwriter keeps every one in memory until the
+# workbook is closed: past this budget a link is written as its text (the URL is still the cell's text).
+LINKS_PER_SHEET = 20_000
 MAX_URL_LENGTH = 2_079  # Excel's limit for a hyperlink target
 URL_CACHE = 4_096  # Url objects kept per sheet for reuse
 

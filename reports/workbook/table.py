@@ -137,6 +137,7 @@ class TableWriter:
         ]
         one_line = [int((px - CELL_PADDING_PX) // WIDEST_CHAR_PX) for px in col_px]
         set_row = ws.set_row
+        row_info, row_sizes = _row_dicts(ws)
         n = 0
         for row in chain(sample, it):
             if n + 1 >= MAX_SHEET_ROWS:
@@ -145,6 +146,7 @@ class TableWriter:
                 ws = self._open_sheet(name or sheet_title(title, self.taken), columns, widths, tab_color, layout)
                 puts = putters(ws, columns, self.formats, print_cols)
                 write_string, set_row = ws.write_string, ws.set_row
+                row_info, row_sizes = _row_dicts(ws)
                 n = 0
             if len(row) != ncols:
                 raise ValueError(f"{title}: a row of {len(row)} values for {ncols} columns")
@@ -174,6 +176,9 @@ class TableWriter:
             if lines > 1:
                 # Excel grows a wrapped row when it opens the file, LibreOffice does not: the height is written.
                 set_row(n, min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines))
+            if n > 2:  # row n - 2 is in the sheet's file already: xlsxwriter no longer needs its height
+                row_info.pop(n - 2, None)
+                row_sizes.pop(n - 2, None)
         self._close_table(ws, columns, n, status_col, status_colors, print_cols)
 
     def _open_sheet(
@@ -270,6 +275,13 @@ def _widths(columns: Sequence[Column], sample: Sequence[Sequence[Any]]) -> list[
             longest = max(longest, _display_len(row[i]))
         widths.append(float(min(cap, max(MIN_WIDTH, longest + 2))))
     return widths
+
+
+def _row_dicts(ws: Worksheet) -> tuple[dict[int, Any], dict[int, Any]]:
+    """xlsxwriter's per-row height records: in constant_memory mode a written row's can be dropped
+    (200,000 rows would otherwise keep 200,000 records); empty dicts if xlsxwriter changes them."""
+    info, sizes = getattr(ws, "row_info", None), getattr(ws, "row_sizes", None)
+    return (info if isinstance(info, dict) else {}), (sizes if isinstance(sizes, dict) else {})
 
 
 def _display_len(value: Any) -> int:

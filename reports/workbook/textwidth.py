@@ -11,6 +11,8 @@ leaves empty: an estimate, on the generous side, so text is not cut off.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 # Calibri / Carlito Regular advance widths of " " .. "~" (units per em: 2048).
 _ASCII_WIDTHS = (
     463, 667, 821, 1020, 1038, 1464, 1397, 452, 621, 621, 1020, 1020, 511, 627, 517, 791,
@@ -37,6 +39,7 @@ def text_px(text: str) -> float:
     return sum(text.encode("utf-8", "replace").translate(_TABLE)) * _PX_PER_UNIT
 
 
+@lru_cache(maxsize=8192)  # values repeat: expected values, reasons, evidence files of a scope
 def text_lines(text: str, column_px: float, *, bold: bool = False) -> int:
     """Lines `text` takes in a wrapped cell `column_px` pixels wide (line feeds start new lines)."""
     room = max(1.0, column_px - CELL_PADDING_PX)
