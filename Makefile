@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_gcs.py
 	$(BIN)/python bench/bench_tls_scan.py --endpoints 50 --latency-ms 20
 	$(BIN)/python bench/bench_drift.py
+	$(BIN)/python bench/bench_period.py
 	$(BIN)/python bench/bench_workbook.py --findings 200000
 	$(BIN)/python bench/bench_orchestration.py
 

@@ -74,6 +74,9 @@ class CollectorSpec:
     # (e.g. S3's NoSuchPublicAccessBlockConfiguration); recorded as they came,
     # but they do not make the collector's status partial
     absent_codes: frozenset[str] = frozenset()
+    # "collect": one task per (account, region) in the fan-out; "scope": run by the flow once per
+    # account before the fan-out, because its answers decide the fan-out (aws.scope: the regions)
+    stage: str = "collect"
 
 
 class CheckContext:

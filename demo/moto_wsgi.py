@@ -6,9 +6,10 @@ and answers injected faults in the error format botocore parses for that protoco
 raises the usual ClientError and its retry modes treat throttling as they would against AWS.
 
 Gaps in moto 5.2 that the layer covers: ec2:GetEbsDefaultKmsKeyId is answered from moto's
-EC2 backend (alias/aws/ebs unless a default key was set); any other operation moto lacks
-answers a 501 "NotImplemented" in the protocol's format instead of an HTML 500 that botocore
-would retry.
+EC2 backend (alias/aws/ebs unless a default key was set); account:ListRegions is answered from
+moto's EC2 region list (opt-in-not-required regions ENABLED_BY_DEFAULT, the others DISABLED);
+any other operation moto lacks answers a 501 "NotImplemented" in the protocol's format instead
+of an HTML 500 that botocore would retry.
 
 Separate from emulators.py (the server's lifecycle, environment and fault list) because this is
 the part that speaks AWS's wire protocols; the emulator it serves is anything with a latency
@@ -167,6 +168,8 @@ def identify(environ: dict[str, Any], body: bytes) -> RequestInfo:
         action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
     if action:
         return RequestInfo(service, "ec2" if service == "ec2" else "query", action)
+    if service == "account" and path.startswith("/listRegions"):
+        return RequestInfo(service, "rest-json", "ListRegions")
     return RequestInfo(service, "rest-json", "Unknown")
 
 
@@ -229,8 +232,23 @@ def _get_ebs_default_kms_key_id(environ: dict[str, Any]) -> bytes:
     ).encode()
 
 
-# Operations moto does not implement that the collectors call: (service, operation) -> XML answer.
-_SHIMS = {("ec2", "GetEbsDefaultKmsKeyId"): _get_ebs_default_kms_key_id}
+def _list_regions(environ: dict[str, Any]) -> bytes:
+    """account:ListRegions, which moto 5.2 lacks: the commercial regions of moto's DescribeRegions,
+    with the Account API's opt status for their OptInStatus (one page)."""
+    from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+
+    status = {"opt-in-not-required": "ENABLED_BY_DEFAULT", "opted-in": "ENABLED", "not-opted-in": "DISABLED"}
+    regions = [
+        {"RegionName": r.name, "RegionOptStatus": status.get(r.opt_in_status, "DISABLED")}
+        for r in RegionsAndZonesBackend.regions
+        if r.endpoint.endswith(".amazonaws.com") and not r.name.startswith("us-gov-")
+    ]
+    return json.dumps({"Regions": regions}).encode()
+
+
+# Operations moto does not implement that the collectors call: (service, operation) -> answer.
+_SHIMS = {("ec2", "GetEbsDefaultKmsKeyId"): _get_ebs_default_kms_key_id, ("account", "ListRegions"): _list_regions}
+_SHIM_TYPES = {"account": "application/json"}
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 501: "Not Implemented"}
 
 
@@ -274,7 +292,8 @@ class FaultWrapper:
         shim = _SHIMS.get((info.service, info.operation))
         if shim is not None:
             payload = shim(environ)
-            start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
+            content_type = _SHIM_TYPES.get(info.service, "text/xml")
+            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(payload)))])
             return [payload]
         try:
             return self.app(environ, start_response)

@@ -2,8 +2,8 @@
 
 Each command lives in the module that registers it (register(subparsers)):
 run_cli (run, demo), catalog_cli (controls, checks, permissions),
-stored_runs_cli (evaluate, drift, history, verify), access_review_cli
-(access-review) and schedule_cli (schedule, serve). What they share (exit
+stored_runs_cli (evaluate, drift, history, verify), period_cli (period,
+sample), access_review_cli (access-review) and schedule_cli (schedule, serve). What they share (exit
 codes, BadInput, loading a config) is flows.cli_common.
 
 Exit codes: 0 a completed run or command (whatever the control results),
@@ -19,7 +19,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from flows import access_review_cli, catalog_cli, run_cli, schedule_cli, stored_runs_cli
+from flows import access_review_cli, catalog_cli, period_cli, run_cli, schedule_cli, stored_runs_cli
 from flows.cli_common import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, BadInput
 from flows.prefect_env import apply_prefect_defaults
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="show Prefect's task logs")
     p.add_argument("--debug", action="store_true", help="print tracebacks of internal errors")
     sub = p.add_subparsers(dest="command", required=True)
-    for module in (run_cli, catalog_cli, stored_runs_cli, access_review_cli, schedule_cli):
+    for module in (run_cli, catalog_cli, stored_runs_cli, period_cli, access_review_cli, schedule_cli):
         module.register(sub)
     return p
 

@@ -35,17 +35,20 @@ from controls.commitments import evaluate_commitments, load_commitments
 from controls.exceptions import apply_exceptions, load_exceptions
 from controls.mapping import control_results
 from flows.accounts import AccountTarget, Discovery
+from flows.assessment import assessment_fields
 from flows.cloud_endpoints import cloud_endpoints
 from flows.collect import ScopeOutcome, load_bundle_files
 from flows.config import AppConfig
+from flows.gcp_projects import ProjectDiscovery
 from flows.notifications import mark_new_failures
+from flows.regions import RegionPlan
 from flows.task_runners import describe_task_runner
 from reports.atomic import sha256_file
 from reports.drift import Drift, compute_drift, load_run_controls, load_run_findings_fast
 from reports.drift_chain import failing_since_of
 from reports.exports import RunMeta, write_exports
 from reports.locker import Locker
-from reports.store import RunInfo, RunWriter
+from reports.store import RunInfo, RunWriter, drift_baseline
 
 TOOL = "soc2-evidence"
 
@@ -121,6 +124,8 @@ def finish_run(
     t0: float,
     previous: list[RunInfo],
     targets: list[AccountTarget],
+    region_plans: Mapping[str, RegionPlan] | None = None,
+    gcp_discovery: ProjectDiscovery | None = None,
     discovery: Discovery | None,
     discovered: list[DiscoveredEndpoint],
     callers: dict[str, str],
@@ -150,7 +155,7 @@ def finish_run(
     commitments = evaluate_commitments(promises, {r.control_id: str(r.status) for r in results})
     finished = datetime.now(UTC)
     collection_seconds = time.monotonic() - t0
-    baseline = previous[-1] if previous else None
+    baseline = drift_baseline(previous)  # the chain's predecessor is previous[-1], partial or not
     drift = compute_drift(
         load_run_findings_fast(baseline.path) if baseline else None,
         findings,
@@ -174,7 +179,14 @@ def finish_run(
     listings = source_listings(writer.path, evidence_files)
     scope_doc = {
         "aws_accounts": [
-            {"id": t.id, "name": t.name, "regions": list(t.regions), "role_arn": t.role_arn, "source": t.source}
+            {
+                "id": t.id,
+                "name": t.name,
+                "regions": list(t.regions),
+                "role_arn": t.role_arn,
+                "source": t.source,
+                **(region_plans[t.id].to_json() if region_plans and t.id in region_plans else {}),
+            }
             for t in targets
         ],
         "aws_discovery": None
@@ -184,7 +196,8 @@ def finish_run(
             "inactive": discovery.inactive,
             "error": discovery.failure.error.to_json() if discovery.failure and discovery.failure.error else None,
         },
-        "gcp_projects": list(cfg.gcp.projects),
+        "gcp_projects": list(gcp_discovery.projects if gcp_discovery else cfg.gcp.projects),
+        "gcp_discovery": gcp_discovery.to_json() if gcp_discovery else None,
         "endpoints": [f"{e.host}:{e.port}" for e in cfg.endpoints.targets],
         "endpoints_discovered": [{"endpoint": d.label, "source": d.source} for d in discovered],
     }
@@ -222,7 +235,7 @@ def finish_run(
         catalog_sha256=catalog_ref.sha256,
         findings_sha256=findings_ref.sha256,
         controls_sha256=controls_ref.sha256,
-        previous_manifest_sha256=(baseline.manifest_sha256 if baseline else "") or "",
+        previous_manifest_sha256=(previous[-1].manifest_sha256 if previous else "") or "",
         account_names={t.id: t.name for t in targets if t.name},
     )
     exports = write_exports(writer.path, run_meta, catalog.controls, findings, results, specs())
@@ -234,6 +247,7 @@ def finish_run(
         "python": platform.python_version(),
         "run_id": run_id,
         "status": "completed",
+        **assessment_fields(outcomes),  # "partial" when an account/project/endpoint was not assessed
         "findings_schema": FINDINGS_SCHEMA,
         "endpoints": endpoints,
         "organization": cfg.organization,
@@ -276,6 +290,7 @@ def finish_run(
             "drift": drift_ref.to_json(),
             "exports": [{"path": p, "sha256": h} for p, h in exports],
         },
+        "drift_baseline": baseline.run_id if baseline else None,
         "previous_run": previous[-1].run_id if previous else None,
         "previous_manifest_sha256": previous[-1].manifest_sha256 if previous else None,
         "prefect": _prefect_context(),

@@ -64,6 +64,8 @@ def trust_policy(runner_principal_arn: str) -> dict[str, Any]:
 # and storage.buckets.getIamPolicy) without object data access; a custom role
 # with exactly gcp_permissions() is the least-privilege alternative.
 GCP_PREDEFINED_ROLE = "roles/iam.securityReviewer"
+# projects.list returns the projects on which the caller holds this permission
+GCP_DISCOVERY_PERMISSION = "resourcemanager.projects.get"
 
 
 def gcp_permissions() -> list[str]:
@@ -72,6 +74,7 @@ def gcp_permissions() -> list[str]:
     for chk in checks().values():
         if chk.spec.provider == "gcp":
             perms.update(chk.spec.permissions)
+    perms.add(GCP_DISCOVERY_PERMISSION)  # gcp.projects: discover (flows.gcp_projects)
     return sorted(perms)
 
 

@@ -30,6 +30,11 @@ QUIET = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_LOGGING_SERVER_LEVEL": "WARNING",
 }
+# Prefect waits 20 s for its local API server by default; on a loaded 2-core CI runner starting it
+# was measured at over 20 s (the run then fails before collecting anything), so allow 90 s.
+PATIENT_START = {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+}
 BULK_RECORDING = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "100",
@@ -41,5 +46,5 @@ BULK_RECORDING = {
 
 def apply_prefect_defaults(*, verbose: bool = False) -> None:
     """Set this tool's Prefect defaults in os.environ, unless already set."""
-    for name, value in {**OFFLINE, **({} if verbose else QUIET), **BULK_RECORDING}.items():
+    for name, value in {**OFFLINE, **({} if verbose else QUIET), **PATIENT_START, **BULK_RECORDING}.items():
         os.environ.setdefault(name, value)

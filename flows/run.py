@@ -13,6 +13,7 @@ import gc
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,11 @@ from flows.collect import (
 )
 from flows.config import AppConfig, Endpoint, load_config
 from flows.finish import RunOutcome, finish_run
+from flows.gcp_projects import resolve_projects
+from flows.regions import SCOPE_COLLECTOR, plan_regions
 from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
-from reports.store import RunWriter, new_run_id
+from reports.store import RunWriter, drift_baseline, new_run_id
 
 
 def tunings_for(cfg: AppConfig, concurrency: int | None) -> tuple[Tunings, int]:
@@ -66,7 +69,7 @@ def resolve_targets(cfg: AppConfig, tuning: AwsTuning) -> tuple[list[AccountTarg
     discovery = None
     org = cfg.aws.organization
     if org.discover:
-        discovery = discover_accounts(org.role_name, tuple(org.exclude), tuple(cfg.aws.regions), tuning)
+        discovery = discover_accounts(org.role_name, tuple(org.exclude), tuple(cfg.aws.regions or ()), tuning)
     known = {t.id for t in explicit}
     targets = list(explicit)
     excluded = set(org.exclude)
@@ -122,7 +125,7 @@ def _scopes_for(provider: str, regions: Sequence[str] = ()) -> list[tuple[str, s
     """(collector, region) pairs of a provider: regional collectors per region, global ones once."""
     out = []
     for cid, spec in sorted(collectors().items()):
-        if spec.provider != provider:
+        if spec.provider != provider or spec.stage != "collect":
             continue
         if spec.per_region:
             out.extend((cid, r) for r in regions)
@@ -221,7 +224,12 @@ def _run_staged(
 ) -> RunOutcome:
     # the task runner is opened here, not taken from the flow's decorator, so a
     # run started by a deployment or `serve` honours orchestration: too
-    with locker.stage(keep=keep) as out, task_runner_for(cfg.orchestration, workers) as runner:
+    # one run at a time on the output (a lock file; RunLocked when another run holds it)
+    with (
+        locker.stage(keep=keep) as out,
+        locker.run_lock(accounts),
+        task_runner_for(cfg.orchestration, workers) as runner,
+    ):
         return _execute_in(cfg, out.resolve(), locker, runner, concurrency, accounts, logger)
 
 
@@ -239,11 +247,12 @@ def _execute_in(
     started = datetime.now(UTC)
     as_of = started
     run_id = new_run_id(started)
-    # the drift baseline: the last completed run of the same scope (a run
-    # restricted to some accounts compares with runs of those accounts only)
+    # the runs of the same scope (a run restricted to some accounts follows runs of
+    # those accounts only): the newest is the chain's predecessor, the newest that
+    # assessed everything is the drift baseline (a partial run never is)
     previous = [r for r in locker.completed_runs(out_dir) if r.manifest.get("accounts_filter") == accounts]
-    if previous and locker.location.is_remote:
-        locker.fetch_run(previous[-1].run_id, previous[-1].path, DRIFT_FILES)
+    if (baseline := drift_baseline(previous)) and locker.location.is_remote:
+        locker.fetch_run(baseline.run_id, baseline.path, DRIFT_FILES)
     writer = RunWriter.create(out_dir, run_id)
     tunings, workers = tunings_for(cfg, concurrency)
     tuning = tunings.aws
@@ -266,7 +275,8 @@ def _execute_in(
         pending.append((scope, fut))
 
     # GCP projects and TLS endpoints need no account identification: start them first
-    for project in cfg.gcp.projects:
+    gcp = resolve_projects(cfg.gcp.projects, cfg.gcp.discover, tunings.gcp)  # None: no discovery asked
+    for project in gcp.projects if gcp else cfg.gcp.projects:
         if accounts is None or project in accounts:
             for cid, region in _scopes_for("gcp"):
                 submit(Target("gcp", project), region, cid)
@@ -280,6 +290,9 @@ def _execute_in(
     outcomes: list[ScopeOutcome] = []
     evidence_files: list[dict[str, Any]] = []
     api_calls = 0
+    if gcp is not None and gcp.recorder is not None:  # the projects.list pages are evidence
+        evidence_files += write_bundle(gcp.recorder.bundle, writer)
+        api_calls += gcp.recorder.api_calls
     if discovery is not None and discovery.recorder is not None:
         evidence_files += write_bundle(discovery.recorder.bundle, writer)
         api_calls += discovery.recorder.api_calls
@@ -311,6 +324,18 @@ def _execute_in(
                 ApiError("IdentifyCrashed", str(fut.state.message), "sts:GetCallerIdentity"),
             )
             identities[t.id] = Identity(t.id, None, call)
+    # per account: the regions to examine (every enabled one unless configured), as aws.scope evidence
+    plans, scope_outcomes = plan_regions(
+        runner,
+        targets,
+        identities,
+        cfg.aws.excluded_regions(),
+        run_path=str(writer.path),
+        thresholds=cfg.thresholds,
+        as_of=as_of,
+        tuning=tuning,
+    )
+    outcomes += scope_outcomes
     for t in targets:
         ident = identities[t.id]
         callers[t.id] = ident.arn or f"error: {ident.call.error.code}: {ident.call.error.message}"  # type: ignore[union-attr]
@@ -320,8 +345,11 @@ def _execute_in(
         evidence_files += write_bundle(bundle, writer)
         api_calls += 1
         ident_ref = bundle.ref(ident.call.service, ident.call.operation)
+        # an account that cannot be entered: every regional check is `error` in its configured regions, or in
+        # region "*" when its regions were to be discovered (never a silent gap), and aws.scope too
+        regions = plans[t.id].examined if ident.ok else (plans[t.id].examined or ("*",))
         for provider, scopes in (
-            ("aws", _scopes_for("aws", t.regions)),
+            ("aws", _scopes_for("aws", regions) + ([] if ident.ok else [(SCOPE_COLLECTOR, GLOBAL_REGION)])),
             ("access_review", _scopes_for("access_review")),
         ):
             for cid, region in scopes:
@@ -357,7 +385,9 @@ def _execute_in(
         as_of=as_of,
         t0=t0,
         previous=previous,
-        targets=targets,
+        targets=[replace(t, regions=plans[t.id].examined) for t in targets],
+        region_plans=plans,
+        gcp_discovery=gcp,
         discovery=discovery,
         discovered=discovered,
         callers=callers,

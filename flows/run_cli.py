@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from flows.cli_common import EXIT_OK, add_fail_on, fail_on_exit, load_inputs, print_drift
+from flows.cli_common import EXIT_OK, BadInput, add_fail_on, fail_on_exit, load_inputs, print_drift
+from flows.gcp_projects import discovery_lines
+from flows.regions import summary_lines
 
 
 def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
@@ -39,6 +41,10 @@ def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
         f"Run {outcome.run_id}: {len(outcome.findings)} findings "
         f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}), {outcome.api_calls} API calls"
     )
+    scope = outcome.manifest.get("scope", {})
+    if region_lines := summary_lines(scope) + discovery_lines(scope.get("gcp_discovery")):
+        print("Scope (regions per AWS account, GCP projects):")
+        print("\n".join(region_lines))
     errors = statuses.get("error", 0)
     if errors:
         print(f"{errors} resources could not be assessed: see the Errors sheet for the missing permissions")
@@ -47,30 +53,56 @@ def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
+    cfg = load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
+    from flows.assessment import run_exit_code
+    from flows.preflight import preflight_or_exit
     from flows.run import run_evidence
+    from reports.locker import RunLocked
 
-    outcome = run_evidence(args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency)
+    preflight_or_exit(cfg, args.output)  # credentials, accounts, output: exit 2 in seconds, one message
+    try:
+        outcome = run_evidence(
+            args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency
+        )
+    except RunLocked as exc:  # another run took the output after preflight
+        raise BadInput(str(exc)) from None
     print_summary(outcome)
     if outcome.drift is not None:
         print()
         print_drift(outcome.drift, args.limit)
-    if not args.fail_on:
-        return EXIT_OK  # today's behaviour: a completed run exits 0 whatever the results
-    return fail_on_exit(outcome.drift, args.fail_on)
+    code = run_exit_code(outcome.manifest)  # 3 when an account/project/endpoint was not assessed
+    if args.fail_on and outcome.drift is not None:
+        return fail_on_exit(outcome.drift, args.fail_on) or code  # 1 when a --fail-on choice applies
+    return code
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from demo.run import run_demo
 
-    outcome, review = run_demo(Path(args.output), concurrency=args.concurrency)
+    outcome, review = run_demo(Path(args.output), concurrency=args.concurrency, all_regions=args.all_regions)
     print_summary(outcome)
     print(
         f"\nAccess review {review.review_id} issued: {len(review.principals)} principals to decide in\n"
         f"  {review.workbook}\n"
         "  (fill Decision, Reviewer, Reviewed on, Justification; then: soc2-evidence access-review complete FILE)"
     )
+    print_demo_period(Path(args.output))
     return EXIT_OK
+
+
+def print_demo_period(output: Path) -> None:
+    """The demo ends with the period report over every run in its output (run it again to add
+    runs): the config's period, cut at today, at the shipped daily schedule."""
+    from flows.config import load_config
+    from flows.period import write_period_report
+
+    cfg = load_config(output / "soc2-evidence.yaml")
+    report = write_period_report(cfg.output, cfg.organization, cfg.period.start, cfg.period.end)
+    tl = report.timeline
+    print(
+        f"\nPeriod report ({tl.first_day} to {tl.last_day}, {len(tl.runs)} run(s) so far, "
+        f"{len(tl.gaps)} gap(s)):\n  {report.path}"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -85,4 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="run the flow on the embedded Dexo.chat demo estate (local emulators)")
     demo.add_argument("--output", default="demo-output", help="output directory (default demo-output)")
     demo.add_argument("--concurrency", type=int)
+    demo.add_argument(
+        "--all-regions", action="store_true", help="examine every enabled region, not only those with demo workloads"
+    )
     demo.set_defaults(func=cmd_demo)

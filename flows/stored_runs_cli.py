@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
-from typing import Any
 
-from flows.cli_common import EXIT_INTERNAL, EXIT_OK, BadInput, add_fail_on, fail_on_exit, print_drift
+from flows.cli_common import EXIT_INTERNAL, EXIT_OK, BadInput, add_fail_on, fail_on_exit, parse_interval, print_drift
+from flows.cli_common import local_view as _local_view
+from flows.cli_common import resolve_run as _resolve_run
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -66,26 +66,6 @@ def _output_dir(args: argparse.Namespace) -> Path:
     return _local_view(where, files=DRIFT_FILES)  # manifest, findings, controls: enough for history and drift
 
 
-def _locker_cache(loc: Any) -> Path:
-    base = Path(os.environ.get("SOC2_EVIDENCE_CACHE", Path.home() / ".cache" / "soc2-evidence"))
-    return base / loc.kind / loc.bucket / (loc.prefix or "_root")
-
-
-def _local_view(where: str, run_ids: list[str] | None = None, files: Any = None) -> Path:
-    """A local directory with the runs of `where` (a directory, or a bucket fetched to a cache)."""
-    from reports.locker import LocationError, LockerError, open_locker, parse_location
-
-    try:
-        loc = parse_location(where)
-        if not loc.is_remote:
-            return Path(where)
-        return open_locker(loc).materialise(_locker_cache(loc), run_ids, files=files)
-    except LocationError as exc:
-        raise BadInput(f"{where}: {exc}") from None
-    except LockerError as exc:
-        raise BadInput(str(exc)) from None
-
-
 def _run_dir_arg(text: str) -> Path:
     """RUN_DIR, or a run in a locker: s3://bucket/prefix/runs/<run_id> (fetched whole to the cache)."""
     if "://" not in text:
@@ -96,34 +76,14 @@ def _run_dir_arg(text: str) -> Path:
     return _local_view(base, [run_id]) / "runs" / run_id
 
 
-def _resolve_run(spec: str, output: Path, runs: list):  # -> reports.store.RunInfo
-    """A completed run by directory or run ID (a unique prefix of one is enough)."""
-    from reports.store import MANIFEST, completed_runs
-
-    path = Path(spec)
-    if path.is_dir() and (path / MANIFEST).exists():
-        for info in completed_runs(path.resolve().parent.parent):
-            if info.path.name == path.resolve().name:
-                return info
-        raise BadInput(f"{spec}: not a completed run (manifest unreadable or status not 'completed')")
-    if path.is_dir():
-        raise BadInput(f"{spec}: no manifest.json here (not a run directory, or an incomplete run)")
-    exact = [r for r in runs if r.run_id == spec]
-    matches = exact or [r for r in runs if r.run_id.startswith(spec)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise BadInput(f"run {spec!r}: not found among the completed runs in {output / 'runs'}")
-    raise BadInput(f"run {spec!r}: ambiguous, matches {', '.join(r.run_id for r in matches[:5])}")
-
-
 def _previous_of(info):  # RunInfo -> RunInfo | None
-    from reports.store import completed_runs
+    """The default --from: the newest earlier run that assessed everything (a partial run never is a baseline)."""
+    from reports.store import completed_runs, drift_baseline
 
     siblings = completed_runs(info.path.parent.parent)
     ids = [r.run_id for r in siblings]
     i = ids.index(info.run_id) if info.run_id in ids else len(ids)
-    return siblings[i - 1] if i > 0 else None
+    return drift_baseline(siblings[:i])
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
@@ -167,17 +127,6 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return fail_on_exit(drift, args.fail_on)
 
 
-def parse_interval(text: str):  # -> timedelta
-    import re
-    from datetime import timedelta
-
-    m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text or "")
-    if not m or int(m.group(1)) == 0:
-        raise argparse.ArgumentTypeError(f"invalid interval {text!r}: expected e.g. 6h, 1d, 7d (units m, h, d, w)")
-    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
-    return timedelta(**{unit: int(m.group(1))})
-
-
 def cmd_history(args: argparse.Namespace) -> int:
     from reports.history import CONTROL_STATUSES, format_duration, run_history
 
@@ -217,6 +166,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(f"\n{len(hist.incomplete)} incomplete run(s) (never used as a baseline):")
         for r in hist.incomplete:
             print(f"  {r.run_id}: {r.reason}")
+    if hist.forks:
+        print(f"\n{len(hist.forks)} fork(s) in the hash chain (runs started at once on this output?):")
+        for f in hist.forks:
+            print(f"  {f.describe()}")
     return EXIT_OK
 
 

@@ -1,6 +1,8 @@
 """Run history: every completed run with its control-status counts, the gaps in
 coverage (SOC 2 Type II needs the controls operating all through the audit
-period), and the incomplete runs (never a baseline).
+period), the incomplete runs (never a baseline), the partial runs (an account,
+project or endpoint not assessed: chained, never a drift baseline) and the
+forks of the hash chain.
 
 Gaps, when an expected interval is given:
 - between consecutive completed runs started further apart than the interval;
@@ -16,14 +18,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from reports.store import CONTROLS, MANIFEST, ManifestError, completed_runs, read_manifest
+from reports.store import CONTROLS, MANIFEST, ManifestError, completed_runs, is_partial, read_manifest
 
 CONTROL_STATUSES = ("effective", "deficient", "incomplete", "no_evidence")
 
@@ -54,6 +56,10 @@ class HistoryRun:
     control_counts: Mapping[str, int] | None  # None when controls.json is missing or unreadable
     previous_run: str | None
     note: str = ""
+    # "partial": an account, project or endpoint was not assessed (manifest `unassessed`);
+    # chained like any run, never a drift baseline
+    assessment: str = "complete"
+    unassessed: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,13 +69,15 @@ class HistoryRun:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "controls": dict(self.control_counts) if self.control_counts is not None else None,
             "previous_run": self.previous_run,
+            "assessment": self.assessment,
+            "unassessed": list(self.unassessed),
             "note": self.note,
         }
 
 
 @dataclass(frozen=True)
 class Gap:
-    kind: str  # before_first_run | between_runs | after_last_run
+    kind: str  # before_first_run | between_runs | after_last_run | no_runs (the whole period)
     start: datetime
     end: datetime
     after_run: str | None  # the run before the gap (None: the period's start)
@@ -174,7 +182,7 @@ class History:
                     "started_at": r.started_at.strftime("%Y-%m-%d %H:%M") if r.started_at else "?",
                     **{s: c.get(s, 0) if r.control_counts is not None else None for s in CONTROL_STATUSES},
                     "gap_before": format_duration(g.duration) if g else "",
-                    "note": r.note,
+                    "note": "; ".join(n for n in (_partial_note(r), r.note) if n),
                 }
             )
         return rows
@@ -191,6 +199,20 @@ class History:
             "incomplete": [r.to_json() for r in self.incomplete],
             "forks": [f.to_json() for f in self.forks],
         }
+
+
+def _partial_note(run: HistoryRun) -> str:
+    if run.assessment != "partial":
+        return ""
+    shown = ", ".join(run.unassessed[:3]) + (f" +{len(run.unassessed) - 3}" if len(run.unassessed) > 3 else "")
+    return f"PARTIAL, not assessed: {shown} (never a drift baseline)"
+
+
+def _unassessed(manifest: Mapping[str, Any]) -> tuple[str, ...]:
+    items = manifest.get("unassessed")
+    if not isinstance(items, list):
+        return ()
+    return tuple(f"{i.get('provider', '?')} {i.get('account', '?')}" for i in items if isinstance(i, Mapping))
 
 
 def format_duration(td: timedelta) -> str:
@@ -232,7 +254,9 @@ def _midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
-def _incomplete(output: Path, complete: set[str]) -> list[IncompleteRun]:
+def incomplete_runs(output: Path, complete: set[str]) -> list[IncompleteRun]:
+    """Run directories under output/runs/ that are not among `complete`, with the reason (no
+    manifest, or a manifest not marked completed): never a baseline, always reported."""
     runs_dir = output / "runs"
     out = []
     if not runs_dir.is_dir():
@@ -270,29 +294,44 @@ def run_history(output: Path, expected_interval: timedelta | None = None, *, now
                 control_counts=counts,
                 previous_run=m.get("previous_run"),
                 note=note,
+                assessment="partial" if is_partial(m) else "complete",
+                unassessed=_unassessed(m),
             )
         )
     period = _period(infos[-1].manifest) if infos else None
-    history = History(output, expected_interval, period, runs, [], _incomplete(output, {i.run_id for i in infos}))
+    history = History(output, expected_interval, period, runs, [], incomplete_runs(output, {i.run_id for i in infos}))
     history.forks = chain_forks({i.run_id: i.manifest for i in infos})
     if expected_interval is None or not runs:
         return history
-    timed = [r for r in runs if r.started_at is not None]
+    timed = [(r.run_id, r.started_at) for r in runs if r.started_at is not None]
     if not timed:
         return history
-    gaps: list[Gap] = []
-    if period is not None:
-        start = _midnight(period[0])
-        first = timed[0]
-        if first.started_at - start > expected_interval:  # type: ignore[operator]
-            gaps.append(Gap("before_first_run", start, first.started_at, None, first.run_id))  # type: ignore[arg-type]
-    for a, b in pairwise(timed):
-        if b.started_at - a.started_at > expected_interval:  # type: ignore[operator]
-            gaps.append(Gap("between_runs", a.started_at, b.started_at, a.run_id, b.run_id))  # type: ignore[arg-type]
-    if period is not None:
-        end = min(_midnight(period[1]) + timedelta(days=1), now)
-        last = timed[-1]
-        if end - last.started_at > expected_interval:  # type: ignore[operator]
-            gaps.append(Gap("after_last_run", last.started_at, end, last.run_id, None))  # type: ignore[arg-type]
-    history.gaps = gaps
+    start = _midnight(period[0]) if period is not None else None
+    end = min(_midnight(period[1]) + timedelta(days=1), now) if period is not None else None
+    history.gaps = coverage_gaps(timed, expected_interval, start, end)
     return history
+
+
+def coverage_gaps(
+    runs: Sequence[tuple[str, datetime]],
+    interval: timedelta,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Gap]:
+    """The gaps longer than `interval` in a sequence of (run ID, start time), oldest first:
+    from `start` to the first run, between consecutive runs, and from the last run to `end`
+    (start and end optional: no period, no gap at its edges). Shared by `run_history` and the
+    period report (reports.period), so both name the same gaps."""
+    if not runs:
+        return [Gap("no_runs", start, end, None, None)] if start and end and end - start > interval else []
+    gaps: list[Gap] = []
+    first_id, first_at = runs[0]
+    if start is not None and first_at - start > interval:
+        gaps.append(Gap("before_first_run", start, first_at, None, first_id))
+    for (a_id, a_at), (b_id, b_at) in pairwise(runs):
+        if b_at - a_at > interval:
+            gaps.append(Gap("between_runs", a_at, b_at, a_id, b_id))
+    last_id, last_at = runs[-1]
+    if end is not None and end - last_at > interval:
+        gaps.append(Gap("after_last_run", last_at, end, last_id, None))
+    return gaps

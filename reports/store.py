@@ -163,6 +163,18 @@ def completed_runs(output: Path) -> list[RunInfo]:
     return out
 
 
+def is_partial(manifest: Mapping[str, Any]) -> bool:
+    """A completed run that could not assess some account, project or endpoint (flows.assessment).
+    It stays in the hash chain but is never a drift baseline."""
+    return manifest.get("assessment") == "partial"
+
+
+def drift_baseline(runs: list[RunInfo]) -> RunInfo | None:
+    """The run to compare with: the newest of `runs` (oldest first) that assessed everything.
+    A partial run would make every resource it missed look "gone" and back again."""
+    return next((r for r in reversed(runs) if not is_partial(r.manifest)), None)
+
+
 def load_findings(run_dir: Path) -> list[Finding]:
     path = run_dir / FINDINGS
     out = []

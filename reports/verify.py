@@ -132,6 +132,15 @@ def _check_chain_back(manifest: Mapping[str, Any], runs_dir: Path, report: Verif
         )
 
 
+def chain_link_problems(manifest: Mapping[str, Any], runs_dir: Path) -> tuple[list[str], list[str]]:
+    """(problems, notes) of one run's link to its previous run: the check `verify_run` makes
+    backwards, without hashing the run's own files (the period report checks every link of a
+    period this way; `verify RUN_DIR` still checks each run whole)."""
+    report = VerifyReport(run_dir=Path(runs_dir) / str(manifest.get("run_id", "")), run_id=str(manifest.get("run_id")))
+    _check_chain_back(manifest, Path(runs_dir), report)
+    return report.problems, report.notes
+
+
 def _check_chain_forward(run_dir: Path, run_id: str, runs_dir: Path, report: VerifyReport) -> None:
     """The first later run naming this one as previous_run holds the hash of this run's manifest."""
     own = run_dir / MANIFEST
@@ -202,6 +211,9 @@ def verify_run(run_dir: Path, output: Path | None = None) -> VerifyReport:
         report.problems.append(f"{MANIFEST}: run_id {run_id!r} differs from the directory name {run_dir.name!r}")
     if manifest.get("status") != "completed":
         report.problems.append(f"{MANIFEST}: status {manifest.get('status')!r}, not 'completed'")
+    if manifest.get("assessment") == "partial":  # intact as a record, but not a complete assessment
+        missed = len(manifest.get("unassessed") or [])
+        report.notes.append(f"partial run: {missed} account(s)/project(s)/endpoint(s) not assessed (see unassessed)")
 
     listed: set[str] = {MANIFEST}
     for rel, expected in _listed_files(manifest, report):

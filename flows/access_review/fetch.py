@@ -36,7 +36,7 @@ def _targets(cfg: AppConfig, tuning: AwsTuning) -> tuple[list[AccountTarget], fr
     org = cfg.aws.organization
     if not org.discover:
         return targets, None, None
-    found = discover_accounts(org.role_name, tuple(org.exclude), tuple(cfg.aws.regions), tuning)
+    found = discover_accounts(org.role_name, tuple(org.exclude), tuple(cfg.aws.regions or ()), tuning)
     if found.failure is not None and found.failure.error is not None:
         err = found.failure.error
         raise AccessReviewError(f"AWS Organizations discovery failed: {err.code}: {err.message}")

@@ -26,7 +26,7 @@ load_config`` keeps working; the submodules import each other directly.
 from __future__ import annotations
 
 from flows.config.app import DEFAULT_OUTPUT, AppConfig, Orchestration, Period
-from flows.config.aws import DEFAULT_REGIONS, AwsAccount, AwsConfig, OrgDiscovery
+from flows.config.aws import AwsAccount, AwsConfig, OrgDiscovery, RegionExclusion
 from flows.config.endpoints import Endpoint, EndpointsConfig
 from flows.config.errors import ConfigError
 from flows.config.fields import known_aws_regions
@@ -36,7 +36,6 @@ from flows.config.thresholds import validate_thresholds
 
 __all__ = [
     "DEFAULT_OUTPUT",
-    "DEFAULT_REGIONS",
     "AppConfig",
     "AwsAccount",
     "AwsConfig",
@@ -47,6 +46,7 @@ __all__ = [
     "Orchestration",
     "OrgDiscovery",
     "Period",
+    "RegionExclusion",
     "config_from_mapping",
     "known_aws_regions",
     "load_config",

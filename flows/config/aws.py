@@ -1,7 +1,10 @@
 """The ``aws:`` section: regions, accounts (with their roles) and Organizations discovery.
 
 An account that names no regions is given ``aws.regions`` here, while loading,
-so everything downstream reads one resolved list per account.
+so everything downstream reads one resolved list per account. Without
+``aws.regions`` (the default) that list stays empty, meaning "every region the
+account has enabled", discovered per account at run time (flows.regions);
+``aws.exclude_regions`` names regions left out on purpose, each with its reason.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Literal
 
 from pydantic import StrictBool, ValidationInfo, field_validator, model_validator
 
-from flows.config.errors import _describe, _Problems
+from flows.config.errors import _describe, _did_you_mean, _Problems
 from flows.config.fields import (
     _ROLE_ARN_RE,
     _ROLE_NAME_RE,
@@ -22,9 +25,9 @@ from flows.config.fields import (
     _dedupe,
     _regions,
     _Section,
+    known_aws_regions,
 )
 
-DEFAULT_REGIONS: tuple[str, ...] = ("us-east-1",)
 DEFAULT_ORG_ROLE = "soc2-evidence-reader"
 
 
@@ -32,7 +35,8 @@ class AwsAccount(_Section):
     id: AccountId
     name: NonEmptyStr | None = None
     role_arn: str | None = None
-    # Resolved at load: an account that gives no regions gets aws.regions.
+    # Resolved at load: an account that gives no regions gets aws.regions;
+    # still empty means every region enabled for the account (discovered per run).
     regions: tuple[Region, ...] = ()
 
     @field_validator("role_arn")
@@ -82,8 +86,25 @@ class OrgDiscovery(_Section):
         return _dedupe(value)
 
 
+class RegionExclusion(_Section):
+    """A region deliberately not examined, and why (shown to the auditor on the Cover)."""
+
+    region: Region
+    reason: NonEmptyStr
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        known = known_aws_regions()
+        if value not in known:
+            raise ValueError(f"unknown AWS region {value!r}{_did_you_mean(value, known)}")
+        return value
+
+
 class AwsConfig(_Section):
-    regions: tuple[Region, ...] = DEFAULT_REGIONS
+    # None: every region enabled for each account, discovered at run time
+    regions: tuple[Region, ...] | None = None
+    exclude_regions: tuple[RegionExclusion, ...] = ()
     accounts: tuple[AwsAccount, ...] = ()
     organization: OrgDiscovery = OrgDiscovery()
     retry_mode: Literal["standard", "adaptive"] = "standard"
@@ -91,10 +112,30 @@ class AwsConfig(_Section):
 
     @field_validator("regions")
     @classmethod
-    def _known_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _known_regions(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
         if not value:
-            raise ValueError("give at least one region")
+            raise ValueError("give at least one region, or leave aws.regions out to examine every enabled region")
         return _regions(value)
+
+    @field_validator("exclude_regions")
+    @classmethod
+    def _unique_exclusions(cls, value: tuple[RegionExclusion, ...]) -> tuple[RegionExclusion, ...]:
+        seen: dict[str, int] = {}
+        problems = []
+        for i, exclusion in enumerate(value):
+            if exclusion.region in seen:
+                problems.append(
+                    (
+                        (i, "region"),
+                        f"region {exclusion.region!r} excluded twice (already at [{seen[exclusion.region]}])",
+                    )
+                )
+            seen.setdefault(exclusion.region, i)
+        if problems:
+            raise _Problems(problems)
+        return value
 
     @field_validator("accounts")
     @classmethod
@@ -114,8 +155,27 @@ class AwsConfig(_Section):
 
     @model_validator(mode="after")
     def _resolve_account_regions(self) -> AwsConfig:
+        excluded = {e.region: i for i, e in enumerate(self.exclude_regions)}
+        problems = []
+        lists = [("aws.regions", self.regions or ())]
+        lists += [(f"aws.accounts[{n}].regions", a.regions) for n, a in enumerate(self.accounts)]
+        for where, regions in lists:
+            for region in regions:
+                if region in excluded:
+                    problems.append(
+                        (
+                            ("exclude_regions", excluded[region], "region"),
+                            f"region {region!r} is also listed in {where}: examine it or exclude it, not both",
+                        )
+                    )
+        if problems:
+            raise _Problems(problems)
         for account in self.accounts:
-            if not account.regions:
+            if not account.regions and self.regions:
                 # Frozen models: set the resolved value once, while loading.
                 object.__setattr__(account, "regions", self.regions)
         return self
+
+    def excluded_regions(self) -> dict[str, str]:
+        """Region -> the reason it is excluded."""
+        return {e.region: e.reason for e in self.exclude_regions}

@@ -144,9 +144,42 @@ def _path_text(value: Any) -> Any:
 def _directory_path(value: Path | str, info: ValidationInfo) -> Path:
     """Resolved next to the config; may not exist yet (created on first use), may not be a file."""
     path = _resolve_path(str(value), info)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"expected a directory, but {path} is a file")
+    check_directory_shape(path)
     return path
+
+
+# Linux limits (PATH_MAX, NAME_MAX); a longer path fails at the first write, as an OSError.
+PATH_MAX, NAME_MAX = 4096, 255
+# Kernel pseudo-filesystems: they list as directories but can never hold evidence.
+_PSEUDO_FILESYSTEMS = ("/proc", "/sys", "/dev")
+
+
+def check_directory_shape(path: Path) -> None:
+    """What can be told about a directory to write into without touching it: a path
+    the OS can hold, not inside a pseudo-filesystem, no file where a directory must be.
+    Raises ValueError with the problem (the config reports it at its key; preflight
+    applies the same rules to --output). Writability itself is preflight's probe."""
+    text = str(path)
+    if len(os.fsencode(text)) >= PATH_MAX:
+        raise ValueError(f"path too long ({len(text)} characters; the limit is {PATH_MAX - 1} bytes)")
+    for part in Path(text).parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise ValueError(f"a path component is too long ({len(part)} characters; the limit is {NAME_MAX} bytes)")
+    absolute = os.path.abspath(text)
+    for where in dict.fromkeys((absolute, os.path.realpath(absolute))):  # also through a symlink
+        for root in _PSEUDO_FILESYSTEMS:
+            if where == root or where.startswith(root + "/"):
+                raise ValueError(f"{absolute} is inside {root}, a kernel pseudo-filesystem: choose a normal directory")
+    for ancestor in (Path(absolute), *Path(absolute).parents):
+        try:
+            if not ancestor.exists():
+                continue
+        except OSError as exc:  # e.g. a permission denied on a parent
+            raise ValueError(f"cannot inspect {ancestor}: {exc.strerror or exc}") from None
+        if not ancestor.is_dir():
+            where = "is a file" if ancestor == Path(absolute) else f"is below {ancestor}, which is a file"
+            raise ValueError(f"expected a directory, but {absolute} {where}")
+        return  # the nearest existing ancestor is a directory
 
 
 def _resolve_path(value: Any, info: ValidationInfo) -> Path:

@@ -28,6 +28,7 @@ The modules, one job each:
     objects.py     what S3 and GCS share: manifest-last uploads, listing, fetching, digests
     s3.py          S3Locker (boto3)
     gcs.py         GcsLocker (google-cloud-storage)
+    runlock.py     one run at a time on a directory: the lock file
 This package module opens a location's locker (`open_locker`, `materialise`) and re-exports the
 public names, so callers import from `reports.locker` only.
 """
@@ -42,6 +43,7 @@ from reports.locker.base import DRIFT_FILES, HISTORY_FILES, MANIFEST_ONLY, Locke
 from reports.locker.directory import DirLocker
 from reports.locker.gcs import GcsLocker
 from reports.locker.location import Location, LocationError, parse_location
+from reports.locker.runlock import RunLocked
 from reports.locker.s3 import S3Locker
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "LocationError",
     "Locker",
     "LockerError",
+    "RunLocked",
     "S3Locker",
     "materialise",
     "open_locker",

@@ -149,6 +149,14 @@ class Locker(ABC):
         with tempfile.TemporaryDirectory(prefix="soc2-evidence-stage-") as tmp:
             yield Path(tmp)
 
+    @contextmanager
+    def run_lock(self, accounts: Sequence[str] | None = None) -> Iterator[None]:
+        """Held from before a run reads its predecessor until its manifest is stored, so two runs
+        cannot record the same predecessor. A bucket takes none (no lease object): forks there are
+        detected afterwards (reports.history.chain_forks). DirLocker: a lock file (runlock.py), one per
+        `accounts` filter (each filter keeps its own chain)."""
+        yield
+
     # helpers for subclasses
     def _incomplete(self, complete: Sequence[str]) -> set[str]:
         return set(self.list_incomplete()) - set(complete)

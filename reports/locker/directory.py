@@ -14,6 +14,7 @@ from pathlib import Path
 from reports.atomic import atomic_path, sha256_file
 from reports.locker.base import Locker, LockerError, _check_run_id, _pool_map, _run_files, _safe_rel
 from reports.locker.location import Location, LocationError, parse_location
+from reports.locker.runlock import run_lock
 from reports.store import MANIFEST, RunInfo, completed_runs
 
 
@@ -105,6 +106,12 @@ class DirLocker(Locker):
         if missing:
             raise LockerError(f"{self.root}: no run with a manifest: {', '.join(missing)}")
         return self.root
+
+    @contextmanager
+    def run_lock(self, accounts: Sequence[str] | None = None) -> Iterator[None]:
+        """<dir>/.soc2-evidence.lock for the run (reports.locker.runlock); RunLocked when held."""
+        with run_lock(self.root, accounts):
+            yield
 
     @contextmanager
     def stage(self, keep: Path | None = None) -> Iterator[Path]:

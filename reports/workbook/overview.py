@@ -24,6 +24,7 @@ from reports.workbook.model import (
     SUMMARY_HEADERS,
     SUMMARY_SHEET,
 )
+from reports.workbook.regions import account_line, region_rows
 from reports.workbook.styles import AUTO, CONTROL_STATUS_COLORS, STATUS_COLORS, Column, Styled, table_columns
 from reports.workbook.table import TableWriter
 from reports.workbook.view import RunView, count_statuses
@@ -152,7 +153,12 @@ def endpoint_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
 
 def scope_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
     scope = view.data.scope
-    labels = {"aws_accounts": "AWS account", "gcp_projects": "GCP project", "endpoints": "Endpoint"}
+    labels = {
+        "aws_accounts": "AWS account",
+        "gcp_projects": "GCP project",
+        "gcp_discovery": "GCP projects: named vs visible",
+        "endpoints": "Endpoint",
+    }
     for key in (*labels, *(k for k in scope if k not in labels)):
         entries = scope.get(key)
         label = labels.get(key, key)
@@ -160,7 +166,11 @@ def scope_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
             yield ("Scope", label, "none")
         elif isinstance(entries, list | tuple):
             for entry in entries:
-                yield ("Scope", label, _describe(entry))
+                if key == "aws_accounts" and isinstance(entry, Mapping):
+                    yield ("Scope", label, _describe(account_line(entry)))
+                    yield from region_rows(entry)
+                else:
+                    yield ("Scope", label, _describe(entry))
         else:
             yield ("Scope", label, _describe(entries))
 

@@ -53,7 +53,7 @@ PAB_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy
 
 
 def _reset(endpoint: str) -> None:
-    urlopen(Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).read()
+    urlopen(Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=60).read()  # slow under load
 
 
 @pytest.fixture(scope="module")

@@ -72,9 +72,24 @@ def test_every_account_region_and_check_is_assessed(clean_run: RunOutcome, estat
     accounts = {f.result.account for f in clean_run.findings if f.result.provider == "aws"}
     assert accounts == set(demo.accounts.values())
     assert {f.result.check_id for f in clean_run.findings if f.result.provider == "aws"} == AWS_CHECKS
+    # every enabled region of every account (discovered: no aws.regions) but those excluded with a reason
+    scope = clean_run.manifest["scope"]["aws_accounts"]
+    examined = {(a["id"], r) for a in scope for r in a["regions"]}
+    assert examined == {(a, r) for a in demo.accounts.values() for r in ("us-east-1", "eu-west-1")}
+    for account in scope:
+        assert account["regions_basis"] == "enabled"
+        skipped = {s["region"]: s["why"] for s in account["regions_not_examined"]}
+        assert set(skipped) | set(account["regions"]) == set(account["regions_enabled"])
+        assert skipped["af-south-1"].startswith("excluded: No workloads")
     for check in ("aws.ebs.default_encryption",):
         regions = {(f.result.account, f.result.region) for f in clean_run.findings if f.result.check_id == check}
-        assert regions == {(a, r) for a in demo.accounts.values() for r in ("us-east-1", "eu-west-1")}
+        assert regions == examined
+    coverage = [f for f in clean_run.findings if f.result.check_id == "aws.scope.region_coverage"]
+    assert {
+        (f.result.account, f.result.region) for f in coverage if "examined by this run" in f.result.reason
+    } == examined
+    assert {str(f.result.status) for f in coverage} == {"pass"}
+    assert len(coverage) == sum(len(a["regions_enabled"]) for a in scope)  # the excluded ones pass with their reason
     counts = by_status(clean_run)
     assert counts["pass"] > 0 and counts["fail"] > 0
     assert counts["error"] == 0, [f.result.reason for f in clean_run.findings if f.result.status == "error"]

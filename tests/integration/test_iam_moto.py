@@ -53,7 +53,7 @@ def _doc(action: Any, resource: Any = "*") -> str:
 
 
 def _reset(endpoint: str) -> None:
-    urlopen(Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).read()
+    urlopen(Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=60).read()  # slow under load
 
 
 @pytest.fixture(scope="module")

@@ -103,6 +103,9 @@ def test_internal_failure_exits_1_without_traceback(
     def boom(*a: object, **k: object) -> None:
         raise RuntimeError("disk on fire")
 
+    from flows.preflight import Preflight
+
+    monkeypatch.setattr("flows.preflight.run_preflight", lambda *a, **k: Preflight())  # no AWS here
     monkeypatch.setattr("flows.run.run_evidence", boom)
     assert main(["run", "--config", str(cfg)]) == 1
     err = capsys.readouterr().err
@@ -122,5 +125,10 @@ def test_checks_lists_metadata_and_default_thresholds(capsys: pytest.CaptureFixt
 def test_permissions_for_gcp_lists_the_gcp_checks_permissions(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["permissions", "--for", "gcp"]) == 0
     role = json.loads(capsys.readouterr().out)
-    assert role["includedPermissions"] == ["storage.buckets.getIamPolicy", "storage.buckets.list"]
+    # resourcemanager.projects.get: gcp.projects: discover (projects.list returns the projects it is held on)
+    assert role["includedPermissions"] == [
+        "resourcemanager.projects.get",
+        "storage.buckets.getIamPolicy",
+        "storage.buckets.list",
+    ]
     assert role["predefinedAlternative"] == "roles/iam.securityReviewer"

@@ -165,7 +165,8 @@ def test_full_config_loads_every_field(full: AppConfig, tmp_path: Path) -> None:
 
 def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, MINIMAL))
-    assert cfg.aws.regions == ("us-east-1",)
+    assert cfg.aws.regions is None  # every region enabled per account, discovered at run time
+    assert cfg.aws.exclude_regions == ()
     assert cfg.aws.accounts == ()
     assert cfg.aws.organization.discover is False
     assert cfg.aws.organization.role_name == "soc2-evidence-reader"
@@ -184,7 +185,7 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
 
 def test_empty_sections_mean_defaults(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, MINIMAL + "aws:\ngcp:\nendpoints:\nthresholds:\ncatalog:\n"))
-    assert cfg.aws.regions == ("us-east-1",)
+    assert cfg.aws.regions is None
     assert cfg.catalog is None
 
 
@@ -315,7 +316,8 @@ def test_yaml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
 def test_yaml_bad_indentation(tmp_path: Path) -> None:
     path = write(tmp_path, "organization: Dexo\n  period: x\n")
     message = config_error(path)
-    assert message.startswith(f"{path}: line 2, column 9: mapping values are not allowed here")
+    # libyaml says "... not allowed in this context", the pure-Python parser "... not allowed here"
+    assert message.startswith(f"{path}: line 2, column 9: mapping values are not allowed ")
 
 
 def test_duplicate_yaml_key(tmp_path: Path) -> None:
@@ -416,6 +418,49 @@ BAD_CASES = [
         "unknown AWS region 'eu-wst-1' (did you mean 'eu-west-1'?)",
     ),
     ("no regions", "aws: {regions: []}\n", "aws.regions", "give at least one region"),
+    (
+        "unknown excluded region",
+        "aws: {exclude_regions: [{region: eu-wst-1, reason: unused}]}\n",
+        "aws.exclude_regions[0].region",
+        "unknown AWS region 'eu-wst-1' (did you mean 'eu-west-1'?)",
+    ),
+    (
+        "exclusion without a reason",
+        "aws: {exclude_regions: [{region: eu-west-1}]}\n",
+        "aws.exclude_regions[0].reason",
+        "required",
+    ),
+    (
+        "exclusion with an empty reason",
+        "aws: {exclude_regions: [{region: eu-west-1, reason: '  '}]}\n",
+        "aws.exclude_regions[0].reason",
+        "",
+    ),
+    (
+        "excluded twice",
+        "aws: {exclude_regions: [{region: eu-west-1, reason: a}, {region: eu-west-1, reason: b}]}\n",
+        "aws.exclude_regions[1].region",
+        "excluded twice",
+    ),
+    (
+        "excluded and examined",
+        "aws: {regions: [eu-west-1], exclude_regions: [{region: eu-west-1, reason: a}]}\n",
+        "aws.exclude_regions[0].region",
+        "also listed in aws.regions",
+    ),
+    (
+        "excluded and examined by an account",
+        "aws: {accounts: [{id: '111111111111', regions: [ap-south-1]}],"
+        " exclude_regions: [{region: ap-south-1, reason: a}]}\n",
+        "aws.exclude_regions[0].region",
+        "also listed in aws.accounts[0].regions",
+    ),
+    (
+        "exclusion unknown key",
+        "aws: {exclude_regions: [{region: eu-west-1, reason: a, why: b}]}\n",
+        "aws.exclude_regions[0].why",
+        "unknown key (allowed: region, reason)",
+    ),
     (
         "short account id",
         "aws: {accounts: [{id: '11111111111'}]}\n",
@@ -719,6 +764,61 @@ def test_bad_access_reviews_directory(tmp_path: Path, value: str, problem: str) 
     assert_problem(config_error(path), path, "access_reviews.directory", problem)
 
 
+def test_regions_default_to_discovery_and_exclusions_keep_their_reasons(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        "aws:\n"
+        "  exclude_regions:\n"
+        "    - {region: ap-south-1, reason: 'No workloads; SCP denies it'}\n"
+        "  accounts:\n"
+        "    - {id: '111111111111'}\n"
+        "    - {id: '222222222222', regions: [eu-west-1]}\n"
+    )
+    cfg = load_config(write(tmp_path, text))
+    discovered, explicit = cfg.aws.accounts
+    assert discovered.regions == ()  # empty: every enabled region of the account
+    assert explicit.regions == ("eu-west-1",)  # an explicit list wins
+    assert cfg.aws.excluded_regions() == {"ap-south-1": "No workloads; SCP denies it"}
+
+
+def test_thousands_of_unknown_keys_are_rejected_with_a_capped_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12, defect 8: 100,000 unknown keys took 90 s to reject and printed 17.5 MB, one
+    line (and one "did you mean" search) per key. The listing stops at MAX_LISTED_PROBLEMS and
+    says how many more; only the listed keys are searched for a suggestion."""
+    from flows.config import humanize
+
+    searched: list[str] = []
+    real = humanize._did_you_mean
+
+    def counting(word: str, candidates: object) -> str:
+        searched.append(word)
+        return real(word, candidates)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(humanize, "_did_you_mean", counting)
+    n = 5_000
+    keys = "".join(f"unknown_key_{i}: 1\n" for i in range(n))
+    path = write(tmp_path, "organization: Dexo\nperiod: {start: 2026-01-01, end: 2026-12-31}\n" + keys)
+    message = config_error(path)
+    lines = message.splitlines()
+    limit = humanize.MAX_LISTED_PROBLEMS
+    assert len(lines) == limit + 1
+    assert lines[0] == f"{path}: unknown_key_0: unknown key (allowed: " + lines[0].split("(allowed: ")[1]
+    assert lines[-1] == f"{path}: ... and {n - limit:,} more problem(s) like these (the first {limit} are listed)"
+    assert len(message) < 400 * (limit + 1)  # old: one ~250-character line per key
+    assert len(searched) == limit
+
+
+def test_the_listing_cap_counts_problems_inside_one_value(tmp_path: Path) -> None:
+    """Many bad regions in one list are one pydantic error but one line each: counted as such."""
+    regions = ", ".join(f"xx-nowhere-{i}" for i in range(50))
+    path = write(
+        tmp_path, f"organization: Dexo\nperiod: {{start: 2026-01-01, end: 2026-12-31}}\naws:\n  regions: [{regions}]\n"
+    )
+    lines = config_error(path).splitlines()
+    assert len(lines) == 21 and lines[-1].endswith("... and 30 more problem(s) like these (the first 20 are listed)")
+
+
 def test_the_roles_this_tool_assumes_are_the_privileged_roles_checks_tool_roles(tmp_path: Path) -> None:
     """aws.iam.privileged_roles lists (never fails) the roles the config makes this tool assume."""
     text = MINIMAL + (
@@ -731,3 +831,12 @@ def test_the_roles_this_tool_assumes_are_the_privileged_roles_checks_tool_roles(
     assert load_config(write(tmp_path, explicit, "e.yaml")).thresholds["aws.iam.privileged_roles"] == {
         "tool_roles": ["only-this"]
     }
+
+
+def test_gcp_projects_may_be_discover(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + "gcp: {projects: discover}\n"))
+    assert cfg.gcp.discover is True and cfg.gcp.projects == ()
+    both = load_config(write(tmp_path, MINIMAL + "gcp: {projects: [dexo-prod], discover: true}\n", "b.yaml"))
+    assert both.gcp.discover is True and both.gcp.projects == ("dexo-prod",)
+    message = config_error(write(tmp_path, MINIMAL + "gcp: {projects: everything}\n", "c.yaml"))
+    assert "gcp.projects: expected a list of project ids or 'discover', got 'everything'" in message

@@ -8,19 +8,19 @@ import sys
 
 import pytest
 
-from flows.prefect_env import BULK_RECORDING, OFFLINE, QUIET, apply_prefect_defaults
+from flows.prefect_env import BULK_RECORDING, OFFLINE, PATIENT_START, QUIET, apply_prefect_defaults
 
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for name in {**OFFLINE, **QUIET, **BULK_RECORDING}:
+    for name in {**OFFLINE, **QUIET, **PATIENT_START, **BULK_RECORDING}:
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
 
 def test_defaults_are_applied(clean_env):
     apply_prefect_defaults()
-    for name, value in {**OFFLINE, **QUIET, **BULK_RECORDING}.items():
+    for name, value in {**OFFLINE, **QUIET, **PATIENT_START, **BULK_RECORDING}.items():
         assert os.environ[name] == value
 
 
