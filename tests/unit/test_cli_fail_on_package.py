@@ -66,11 +66,31 @@ def test_drift_table_shows_severity_and_failing_since(tmp_path: Path, capsys: py
     assert "Resolved (1):" in out and "failing since 2026-03-01" in out
 
 
+def no_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.preflight import Preflight
+
+    monkeypatch.setattr("flows.preflight.run_preflight", lambda *a, **k: Preflight())  # no AWS here
+
+
 def outcome_with(tmp_path: Path, before: list[tuple[str, str]] | None, after: list[tuple[str, str]]) -> RunOutcome:
     prev = [Finding(RUN1, result(S3, rid, st), ("ENC-01",), (), "t") for rid, st in before] if before else None
     cur = [Finding(RUN2, result(S3, rid, st), ("ENC-01",), (), "t") for rid, st in after]
     drift = compute_drift(prev, cur, [] if prev is not None else None, [], from_run=RUN1 if prev else None)
     return RunOutcome(RUN2, tmp_path, cur, [], tmp_path / "wb.xlsx", 3, {}, drift=drift)
+
+
+def test_a_partial_run_exits_3_unless_a_fail_on_choice_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(GOOD)
+    no_cloud(monkeypatch)
+    outcome = outcome_with(tmp_path, [("a", "pass")], [("a", "fail")])
+    outcome.manifest.update(assessment="partial", unassessed=[{"provider": "aws", "account": "1", "reason": "x"}])
+    monkeypatch.setattr("flows.run.run_evidence", lambda *a, **k: outcome)
+    assert _run(capsys, "run", "--config", str(cfg))[0] == 3
+    assert _run(capsys, "run", "--config", str(cfg), "--fail-on", "errors")[0] == 3  # nothing erred
+    assert _run(capsys, "run", "--config", str(cfg), "--fail-on", "new-failures")[0] == EXIT_FAIL_ON
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -80,6 +100,7 @@ def test_run_fail_on_each_choice_and_default_exit_0(
     before, after, tripped = CASES[case]
     cfg = tmp_path / "c.yaml"
     cfg.write_text(GOOD)
+    no_cloud(monkeypatch)
     monkeypatch.setattr("flows.run.run_evidence", lambda *a, **k: outcome_with(tmp_path, before, after))
     code, out, _ = _run(capsys, "run", "--config", str(cfg))
     assert code == EXIT_OK  # as before --fail-on existed: a completed run exits 0 whatever its results
@@ -96,6 +117,7 @@ def test_run_without_a_baseline_says_so(
 ) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(GOOD)
+    no_cloud(monkeypatch)
     monkeypatch.setattr("flows.run.run_evidence", lambda *a, **k: outcome_with(tmp_path, None, [("a", "fail")]))
     code, out, _ = _run(capsys, "run", "--config", str(cfg), "--fail-on", "new-failures")
     assert code == EXIT_OK and "no baseline" in out  # the first run has nothing "new"
