@@ -6,8 +6,9 @@ errors, 3% not applicable), then, in a fresh child process per writer (so
 each peak RSS is that writer's, on the same input), times:
 
 - workbook:   reports.workbook.write_workbook (openpyxl write-only, every sheet)
-- xlsxwriter: the same population rows (same 14 columns, strings, real datetimes,
-              frozen header, autofilter) with xlsxwriter in constant_memory mode,
+- xlsxwriter: the same population rows (same 18 columns, strings, real datetimes,
+              frozen header, autofilter; no hyperlinks, row heights or print setup) with
+              xlsxwriter in constant_memory mode,
               strings_to_formulas/numbers/urls off: the floor for a streamed XLSX
               writer in Python. The rows are built from the findings inside the timed
               section (compact JSON for observed/expected, joined evidence refs), the
@@ -47,7 +48,11 @@ CHECKS = (
 
 
 def make_findings(n: int) -> list:
+    from collectors.registry import specs
     from controls import CheckResult, EvidenceRef, Finding, Status
+    from controls.additional import additional_fields
+
+    check_specs = specs()
 
     out = []
     for i in range(n):
@@ -81,7 +86,8 @@ def make_findings(n: int) -> list:
             EvidenceRef(f"evidence/aws/{account}/{region}/kms/DescribeKey.json", f"{i % 991:064x}"),
         )
         result = CheckResult(check, "aws", account, region, rtype, rid, status, observed, True, reason, evidence)
-        out.append(Finding(RUN_ID, result, (control,), ("CC6.1", "CC6.7"), EVALUATED_AT))
+        extra = additional_fields(result, check_specs.get(check))  # as a run writes them
+        out.append(Finding(RUN_ID, result, (control,), ("CC6.1", "CC6.7"), EVALUATED_AT, extra))
     return out
 
 
@@ -159,25 +165,29 @@ def write_xlsxwriter(path: Path, data) -> None:
         for n, f in enumerate(population, 1):
             r = f.result
             spec = specs.get(r.check_id)
-            row = (
+            extra = f.additional
+            row = (  # POPULATION_HEADERS order, every value as text (the floor: no links, no row heights)
                 r.account,
                 r.region,
-                r.resource_type,
                 r.resource_id,
                 r.check_id,
-                spec.title if spec else "",
                 str(spec.severity) if spec else "",
                 str(r.status),
                 compact(r.observed),
                 compact(r.expected),
                 r.reason,
+                "; ".join(e.path for e in r.evidence),
+                r.resource_type,
+                spec.title if spec else "",
             )
             for c, v in enumerate(row):
                 if v:
                     ws.write_string(n, c, v)
-            ws.write_datetime(n, 11, datetime.fromisoformat(f.evaluated_at).replace(tzinfo=None), dt)
-            ws.write_string(n, 12, "; ".join(e.path for e in r.evidence))
+            ws.write_datetime(n, 12, datetime.fromisoformat(f.evaluated_at).replace(tzinfo=None), dt)
             ws.write_string(n, 13, "; ".join(e.sha256 for e in r.evidence))
+            for c, key in enumerate(("remediation", "resource_arn", "console_url", "finding_id"), 14):
+                if extra.get(key):
+                    ws.write_string(n, c, extra[key])
         ws.autofilter(0, 0, n, len(POPULATION_HEADERS) - 1)
     wb.close()
 

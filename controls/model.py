@@ -109,23 +109,34 @@ FINDING_FIELDS: tuple[str, ...] = (
     "reason",
     "evidence",
     "evaluated_at",
+    "additional",
 )
+# The keys of a finding's `additional` object, in the order they are written (controls.additional).
+ADDITIONAL_FIELDS: tuple[str, ...] = ("finding_id", "severity", "resource_arn", "console_url", "remediation")
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
     """A CheckResult placed in a run and mapped to controls: one line of
-    findings.jsonl (the machine contract of DESIGN.md)."""
+    findings.jsonl (the machine contract of DESIGN.md).
+
+    `additional` holds what an engineer needs to act on the finding (ADDITIONAL_FIELDS: a stable
+    finding_id, the check's severity and remediation, the resource's ARN and console URL). It is
+    one nested object, written last, so the contract's original fields keep their place and a
+    reader that does not know it can ignore one key; it derives from the check's metadata and
+    the result only (controls.additional), so re-evaluating a run gives the same bytes. Empty
+    for findings written before it existed (the key is then omitted)."""
 
     run_id: str
     result: CheckResult
     control_ids: tuple[str, ...]
     criteria: tuple[str, ...]
     evaluated_at: str  # UTC ISO 8601
+    additional: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         r = self.result
-        return {
+        row = {
             "run_id": self.run_id,
             "check_id": r.check_id,
             "control_ids": list(self.control_ids),
@@ -142,6 +153,9 @@ class Finding:
             "evidence": [e.to_json() for e in r.evidence],
             "evaluated_at": self.evaluated_at,
         }
+        if self.additional:
+            row["additional"] = dict(self.additional)
+        return row
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Finding:
@@ -164,6 +178,7 @@ class Finding:
             control_ids=tuple(data["control_ids"]),
             criteria=tuple(data["criteria"]),
             evaluated_at=data["evaluated_at"],
+            additional=dict(data.get("additional") or {}),
         )
 
 

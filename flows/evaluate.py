@@ -2,7 +2,10 @@
 findings derive from the recorded API answers and nothing else.
 
 The checks run again on the evidence files (hash-checked first), with the
-thresholds, catalog and evaluation time stored in the run. Results that do
+thresholds, catalog and evaluation time stored in the run. Each finding's
+`additional` object (finding_id, severity, ARN, console URL, remediation) is
+derived again from the checks' metadata, for runs whose manifest says their
+findings carry it (`findings_schema` 2). Results that do
 not derive from an evidence file (a scope that could not be reached at all)
 are carried over from the manifest's `collection_errors`.
 """
@@ -15,12 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from collectors.registry import checks, checks_for, collectors
+from collectors.registry import checks, checks_for, collectors, specs
 from controls import Finding
 from controls.catalog import parse_catalog
 from controls.exceptions import apply_exceptions, parse_exceptions
 from flows.collect import evaluate_bundle, load_bundle_files
-from flows.finish import _finding, sort_findings
+from flows.finish import FINDINGS_SCHEMA, _finding, sort_findings
 from reports.atomic import sha256_file
 from reports.store import FINDINGS, MANIFEST, ManifestError, findings_bytes, read_manifest
 
@@ -136,7 +139,10 @@ def _reevaluate(run_dir: Path, manifest: dict[str, Any]) -> Reevaluation:
             problems.append(f"{stored_exceptions['path']}: SHA-256 differs from the manifest")
         risk = parse_exceptions(exc_path.read_text(encoding="utf-8"), stored_exceptions["source"], set(checks()))
         results, _ = apply_exceptions(results, risk, as_of)
-    findings = sort_findings([_finding(run_id, r, catalog, evaluated_at) for r in results])
+    # findings written with the `additional` object (schema 2) get it again, from the checks' metadata;
+    # older runs are reproduced as they were written
+    check_specs = specs() if manifest.get("findings_schema", 1) >= FINDINGS_SCHEMA else None
+    findings = sort_findings([_finding(run_id, r, catalog, evaluated_at, check_specs) for r in results])
 
     stored_path = run_dir / FINDINGS
     stored_bytes = stored_path.read_bytes() if stored_path.is_file() else b""

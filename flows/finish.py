@@ -26,15 +26,18 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from collectors.aws.base import AwsTuning
 from collectors.endpoint.discovery import DiscoveredEndpoint
+from collectors.listings import LISTINGS, ListedPopulation, listed_populations
 from collectors.registry import specs
-from controls import CheckResult, ControlResult, Finding
+from controls import CheckResult, CheckSpec, ControlResult, Finding
+from controls.additional import additional_fields
 from controls.catalog import Catalog
 from controls.commitments import evaluate_commitments, load_commitments
 from controls.exceptions import apply_exceptions, load_exceptions
 from controls.mapping import control_results
 from flows.accounts import AccountTarget, Discovery
 from flows.assessment import assessment_fields
-from flows.collect import ScopeOutcome
+from flows.cloud_endpoints import cloud_endpoints
+from flows.collect import ScopeOutcome, load_bundle_files
 from flows.config import AppConfig
 from flows.gcp_projects import ProjectDiscovery
 from flows.notifications import mark_new_failures
@@ -42,6 +45,7 @@ from flows.regions import RegionPlan
 from flows.task_runners import describe_task_runner
 from reports.atomic import sha256_file
 from reports.drift import Drift, compute_drift, load_run_controls, load_run_findings_fast
+from reports.drift_chain import failing_since_of
 from reports.exports import RunMeta, write_exports
 from reports.locker import Locker
 from reports.store import RunInfo, RunWriter, drift_baseline
@@ -66,11 +70,26 @@ class RunOutcome:
     api_calls: int
     manifest: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    drift: Drift | None = None  # against the baseline run (`run` prints it and applies --fail-on to it)
 
 
-def _finding(run_id: str, result: CheckResult, catalog: Catalog, evaluated_at: str) -> Finding:
+# findings.jsonl layout: 2 = each line ends with the `additional` object (controls.additional);
+# 1 (or absent) = written before it, which `evaluate` reproduces without it
+FINDINGS_SCHEMA = 2
+
+
+def _finding(
+    run_id: str,
+    result: CheckResult,
+    catalog: Catalog,
+    evaluated_at: str,
+    check_specs: Mapping[str, CheckSpec] | None = None,
+) -> Finding:
+    """A result placed in the run and mapped to controls; with `check_specs`, its `additional` object
+    (finding_id, severity, ARN, console URL, remediation: from the check's metadata and the result only)."""
     ids = catalog.controls_for(result.check_id)
-    return Finding(run_id, result, ids, catalog.criteria_for_controls(ids), evaluated_at)
+    extra = additional_fields(result, check_specs.get(result.check_id)) if check_specs is not None else {}
+    return Finding(run_id, result, ids, catalog.criteria_for_controls(ids), evaluated_at, extra)
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
@@ -129,7 +148,8 @@ def finish_run(
     checked, exceptions_report = apply_exceptions([r for o in outcomes for r in o.results], risk_exceptions, as_of)
     for warning in exceptions_report.warnings():
         logger.warning(warning)
-    findings = sort_findings([_finding(run_id, r, catalog, evaluated_at) for r in checked])
+    check_specs = specs()
+    findings = sort_findings([_finding(run_id, r, catalog, evaluated_at, check_specs) for r in checked])
     results = control_results(catalog, findings)
     promises = load_commitments(cfg.commitments, [c.id for c in catalog.controls]) if cfg.commitments else ()
     commitments = evaluate_commitments(promises, {r.control_id: str(r.status) for r in results})
@@ -143,6 +163,10 @@ def finish_run(
         [r.to_json() for r in results],
         from_run=baseline.run_id if baseline else None,
         to_run=run_id,
+        from_started=baseline.started_at if baseline else None,
+        to_started=iso(started),
+        # the baseline's drift.json carries it; older baselines: rebuilt along the chain of runs
+        baseline_failing_since=failing_since_of(baseline, {r.run_id: r for r in previous}) if baseline else None,
     )
 
     findings_ref = writer.write_findings(findings)
@@ -151,6 +175,8 @@ def finish_run(
     exceptions_ref = writer.write_raw("exceptions.yaml", Path(cfg.exceptions).read_bytes()) if cfg.exceptions else None
     drift_ref = writer.write_json("drift.json", drift.to_json())
     evidence_files.sort(key=lambda e: e["path"])
+    endpoints = cloud_endpoints()
+    listings = source_listings(writer.path, evidence_files)
     scope_doc = {
         "aws_accounts": [
             {
@@ -194,6 +220,8 @@ def finish_run(
         commitments=commitments,
         exceptions=exceptions_report.rows() if cfg.exceptions else (),
         drift=drift,
+        endpoints=endpoints,
+        listings=listings,
     )
     run_meta = RunMeta(
         run_id=run_id,
@@ -220,6 +248,8 @@ def finish_run(
         "run_id": run_id,
         "status": "completed",
         **assessment_fields(outcomes),  # "partial" when an account/project/endpoint was not assessed
+        "findings_schema": FINDINGS_SCHEMA,
+        "endpoints": endpoints,
         "organization": cfg.organization,
         "period": {"start": cfg.period.start.isoformat(), "end": cfg.period.end.isoformat()},
         "started_at": iso(started),
@@ -238,6 +268,7 @@ def finish_run(
             "report": exceptions_report.to_json(),
         },
         "scope": scope_doc,
+        "populations": [p.to_json() for p in listings],
         "commitments": [c.to_json() for c in commitments],
         "callers": callers,
         "orchestration": describe_task_runner(cfg.orchestration, workers, tuning.concurrency),
@@ -247,7 +278,9 @@ def finish_run(
             o.summary() for o in sorted(outcomes, key=lambda o: (o.scope.account, o.scope.region, o.scope.collector))
         ],
         "collection_errors": [
-            _finding(run_id, r, catalog, evaluated_at).to_json() for o in outcomes for r in o.collection_errors
+            _finding(run_id, r, catalog, evaluated_at, check_specs).to_json()
+            for o in outcomes
+            for r in o.collection_errors
         ],
         "evidence": evidence_files,
         "outputs": {
@@ -268,8 +301,23 @@ def finish_run(
     _publish_artifact(run_id, results, drift)
     logger.info("run %s: %d findings, %d API calls, %.1fs", run_id, len(findings), api_calls, collection_seconds)
     return RunOutcome(
-        run_id, writer.path, findings, results, workbook_path, api_calls, manifest, warnings=list(catalog.warnings)
+        run_id,
+        writer.path,
+        findings,
+        results,
+        workbook_path,
+        api_calls,
+        manifest,
+        warnings=list(catalog.warnings),
+        drift=drift,
     )
+
+
+def source_listings(run_dir: Path, evidence_files: list[dict[str, Any]]) -> list[ListedPopulation]:
+    """What each source listing enumerated (collectors.listings), read back from its evidence files."""
+    wanted = {(x.collector, x.service, x.operation) for x in LISTINGS}
+    entries = [e for e in evidence_files if (e.get("collector"), e.get("service"), e.get("operation")) in wanted]
+    return listed_populations(load_bundle_files(run_dir, entries).values())
 
 
 def catalog_text(cfg: AppConfig) -> bytes:

@@ -7,13 +7,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from collectors.listings import ListedPopulation
 from collectors.registry import specs
 from controls import ControlResult, Finding
 from controls.catalog import Catalog
 from controls.commitments import CommitmentResult
 from flows.config import AppConfig
 from reports.drift import Drift
-from reports.workbook import ControlInfo, EvidenceFileInfo, WorkbookInput, write_workbook
+from reports.workbook import ControlInfo, EvidenceFileInfo, SourceListing, WorkbookInput, write_workbook
 
 
 def control_infos(catalog: Catalog) -> list[ControlInfo]:
@@ -78,6 +79,21 @@ def drift_rows(drift: Drift) -> list[dict[str, Any]]:
     return rows
 
 
+def source_listing(p: ListedPopulation) -> SourceListing:
+    """A collector's listed population as the workbook's plain record (reports never import collectors)."""
+    return SourceListing(
+        listing=p.listing.name,
+        resource_type=p.listing.resource_type,
+        checks=p.listing.checks,
+        provider=p.provider,
+        account=p.account,
+        region=p.region,
+        ids=p.ids,
+        failed=p.failed,
+        evidence=p.evidence,
+    )
+
+
 def build_workbook(
     path: Path,
     *,
@@ -95,6 +111,8 @@ def build_workbook(
     commitments: Sequence[CommitmentResult] = (),
     exceptions: Sequence[Mapping[str, Any]] = (),
     drift: Drift | None = None,
+    endpoints: Mapping[str, Any] | None = None,
+    listings: Sequence[ListedPopulation] = (),
 ) -> None:
     write_workbook(
         path,
@@ -119,5 +137,7 @@ def build_workbook(
             exceptions=list(exceptions),
             drift_summary=drift.summary() if drift else "",
             drift_rows=drift_rows(drift) if drift else (),
+            endpoints=endpoints or {},
+            listings=[source_listing(p) for p in listings],
         ),
     )

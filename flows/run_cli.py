@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from flows import console
-from flows.cli_common import EXIT_OK, BadInput, load_inputs
+from flows.cli_common import EXIT_OK, BadInput, add_fail_on, fail_on_exit, load_inputs, print_drift
 from flows.gcp_projects import discovery_lines
 from flows.local_api import LocalApi
 from flows.regions import summary_lines
@@ -72,7 +72,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             except RunLocked as exc:  # another run took the output after preflight
                 raise BadInput(str(exc)) from None
     print_summary(outcome)
-    return run_exit_code(outcome.manifest)  # 3 when an account/project/endpoint was not assessed
+    if outcome.drift is not None:
+        print()
+        print_drift(outcome.drift, args.limit)
+    code = run_exit_code(outcome.manifest)  # 3 when an account/project/endpoint was not assessed
+    if args.fail_on and outcome.drift is not None:
+        return fail_on_exit(outcome.drift, args.fail_on) or code  # 1 when a --fail-on choice applies
+    return code
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -115,6 +121,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--config", required=True, help="soc2-evidence.yaml")
     run.add_argument("--output", help="output directory (overrides the config's output:)")
     run.add_argument("--concurrency", type=int, help="tasks and in-flight API calls (default from config)")
+    run.add_argument("--limit", type=int, default=20, help="drift rows printed per list (default 20)")
+    add_fail_on(run, "the run")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="run the flow on the embedded Dexo.chat demo estate (local emulators)")

@@ -1,7 +1,8 @@
-"""`soc2-evidence evaluate`, `drift`, `history` and `verify`: the commands that read stored runs.
+"""`soc2-evidence evaluate`, `drift`, `history`, `verify` and `package`: the commands that read stored runs.
 
 Re-evaluating a run's evidence, the drift between two runs, the history of
-runs with gaps in coverage, and a run's files against its manifest. A run may
+runs with gaps in coverage, a run's files against its manifest, and a run
+packaged as one zip for the auditor. A run may
 be a directory or live in an evidence locker (s3://, gs://): it is then read
 through a local cache. Registered by flows.cli through register(subparsers).
 """
@@ -12,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from flows.cli_common import EXIT_INTERNAL, EXIT_OK, BadInput, parse_interval
+from flows.cli_common import EXIT_INTERNAL, EXIT_OK, BadInput, add_fail_on, fail_on_exit, parse_interval, print_drift
 from flows.cli_common import local_view as _local_view
 from flows.cli_common import resolve_run as _resolve_run
 
@@ -87,6 +88,7 @@ def _previous_of(info):  # RunInfo -> RunInfo | None
 
 def cmd_drift(args: argparse.Namespace) -> int:
     from reports.drift import compute_drift, load_run_controls, load_run_findings_fast
+    from reports.drift_chain import failing_since_of
     from reports.store import completed_runs
 
     output = _output_dir(args)
@@ -114,45 +116,15 @@ def cmd_drift(args: argparse.Namespace) -> int:
         load_run_controls(to.path),
         from_run=frm.run_id if frm is not None else None,
         to_run=to.run_id,
+        from_started=frm.started_at if frm is not None else None,
+        to_started=to.started_at,
+        baseline_failing_since=failing_since_of(frm, {r.run_id: r for r in runs}) if frm is not None else None,
     )
     if args.format == "json":
         print(json.dumps(drift.to_json(), indent=2, ensure_ascii=False))
     else:
-        _print_drift(drift, args.limit)
-    if args.fail_on == "new-failures" and drift.has_new_failures:
-        return EXIT_INTERNAL
-    return EXIT_OK
-
-
-def _print_drift(drift, limit: int) -> None:  # drift: reports.drift.Drift
-    print(drift.summary())
-    if not drift.baseline:
-        return
-    if drift.controls:
-        print("\nControls that changed status:")
-        for c in drift.controls:
-            print(f"  {c['control_id']:12} {c['from'] or '(absent)':>11} -> {c['to'] or '(absent)':11}  {c['title']}")
-    for cat, title in (
-        ("newly_failing", "Newly failing"),
-        ("newly_erroring", "Newly not assessed (error)"),
-        ("resolved", "Resolved"),
-        ("newly_excepted", "Newly excepted"),
-        ("gone", "Gone"),
-    ):
-        items = getattr(drift, cat)
-        if not items:
-            continue
-        print(f"\n{title} ({len(items)}):")
-        for it in items[:limit]:
-            where = f"{it['account']}/{it['region']}"
-            print(
-                f"  {it['check_id']:32} {where:28} {it['resource_id']}  "
-                f"({it['from'] or 'absent'} -> {it['to'] or 'absent'}) {it['reason']}"
-            )
-        if len(items) > limit:
-            print(f"  ... and {len(items) - limit} more (--format json lists them all)")
-    if drift.new:
-        print(f"\n{len(drift.new)} new resource(s) this run")
+        print_drift(drift, args.limit)
+    return fail_on_exit(drift, args.fail_on)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -223,6 +195,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_INTERNAL
 
 
+def cmd_package(args: argparse.Namespace) -> int:
+    from reports.package import PackageError, package_run
+
+    run_dir = _run_dir_arg(args.run_dir).resolve()
+    target = Path(args.zip) if args.zip else run_dir.parent.parent / "packages" / f"{run_dir.name}.zip"
+    try:
+        pkg = package_run(run_dir, target)
+    except PackageError as exc:
+        raise BadInput(str(exc)) from None
+    print(f"run {pkg.run_id}: {pkg.files} files packaged")
+    print(f"Package: {pkg.path}")
+    print(f"SHA-256: {pkg.sha256}")
+    return EXIT_OK
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("evaluate", help="re-run the checks on a stored run's evidence and compare")
     ev.add_argument("run_dir")
@@ -240,7 +227,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     dr.add_argument("--config", help="take the output directory from this config")
     dr.add_argument("--format", choices=["table", "json"], default="table")
     dr.add_argument("--limit", type=int, default=50, help="rows per list in the table (default 50)")
-    dr.add_argument("--fail-on", choices=["new-failures"], help="exit 1 when a resource is newly failing")
+    add_fail_on(dr, "--to")
     dr.set_defaults(func=cmd_drift)
 
     hi = sub.add_parser("history", help="completed runs with control-status counts, gaps in coverage, incomplete runs")
@@ -255,3 +242,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ve.add_argument("--output", help="output directory holding runs/ (default: the run directory's parent)")
     ve.add_argument("--format", choices=["text", "json"], default="text")
     ve.set_defaults(func=cmd_verify)
+
+    pk = sub.add_parser(
+        "package", help="verify a run and write it as one zip for the auditor (workbook, evidence, manifest, README)"
+    )
+    pk.add_argument("run_dir", metavar="RUN", help="the run directory (or <locker>/runs/<run_id>)")
+    pk.add_argument("--zip", help="where to write the zip (default: <output>/packages/<run_id>.zip)")
+    pk.set_defaults(func=cmd_package)

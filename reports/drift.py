@@ -23,27 +23,49 @@ baseline (the previous completed run):
 Without a baseline (the first run) nothing is drift: every list is empty and
 `baseline` is False.
 
+Every item also carries what an engineer acts on: the finding's `finding_id`, the check's
+`severity` and `remediation`, the `resource_arn` and `console_url` (controls.additional), and
+`failing_since` / `failing_since_at`: the first run of the unbroken series of `fail` results
+that ends in the item's failing side (this run for a newly failing resource; for a resolved,
+excepted, erroring or gone one, the streak that just ended). A streak is broken by any other
+status (excepted and error included: "failing since" never spans a run that did not see a
+fail). `Drift.failing_since` holds that run for every resource failing now, keyed by
+finding_id, and is stored in drift.json, so the next run extends the chain from its baseline
+alone (reports.drift_chain rebuilds it from older runs that lack it).
+
 Controls (the dicts of controls.json) are compared by control_id: a status
 change, or a control added to / removed from the catalog.
 
 Built for 200,000 findings per run: plain dicts keyed by tuples, and
-`load_run_findings_fast` reads findings.jsonl without building Finding objects.
+`load_run_findings_fast` (reports.drift_rows, re-exported here) reads findings.jsonl without
+building Finding objects.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, NamedTuple
+from datetime import UTC, datetime
+from typing import Any
 
+from controls.additional import finding_id
 from controls.model import Finding
+from controls.resources import console_url, resource_arn
+from reports.drift_rows import (
+    FindingRow,
+    Key,
+    Since,
+    Value,
+    load_run_controls,
+    load_run_findings_fast,
+    meta_of,
+    parse_finding_line,
+)
 
 FAIL, ERROR, PASS, NOT_APPLICABLE, EXCEPTED = "fail", "error", "pass", "not_applicable", "excepted"
 KEY_FIELDS = ("check_id", "account", "region", "resource_type", "resource_id")
 CATEGORIES = ("newly_failing", "newly_erroring", "resolved", "newly_excepted", "new", "gone")
-_TITLES = {
+CATEGORY_TITLES = {
     "newly_failing": "Newly failing",
     "newly_erroring": "Newly not assessed (error)",
     "resolved": "Resolved",
@@ -53,85 +75,12 @@ _TITLES = {
 }
 
 
-class FindingRow(NamedTuple):
-    """The fields of a findings.jsonl line that drift needs (no pydantic, no nested objects)."""
-
-    check_id: str
-    account: str
-    region: str
-    resource_type: str
-    resource_id: str
-    status: str
-    reason: str
-    control_ids: tuple[str, ...]
-    run_id: str
-
-
-Key = tuple[str, str, str, str, str]
-_Value = tuple[str, str, tuple[str, ...]]  # status, reason, control_ids
-
-
-_OBSERVED = b', "observed": '
-_REASON = b', "reason": '
-_EVIDENCE = b', "evidence": ['
-
-
-def _row(d: Mapping[str, Any], shared: dict[Any, Any] | None = None) -> FindingRow:
-    if shared is None:
-        shared = {}
-    one = shared.setdefault  # the same str object for repeated values: 200,000 rows share a few
-    return FindingRow(
-        one(d["check_id"], d["check_id"]),
-        one(d["account"], d["account"]),
-        one(d["region"], d["region"]),
-        one(d["resource_type"], d["resource_type"]),
-        d["resource_id"],
-        one(d["status"], d["status"]),
-        d["reason"],
-        one(tuple(d["control_ids"]), tuple(d["control_ids"])),
-        one(d["run_id"], d["run_id"]),
-    )
-
-
-def parse_finding_line(line: bytes, shared: dict[Any, Any] | None = None) -> FindingRow:
-    """One findings.jsonl line as a FindingRow, without decoding observed/expected/evidence.
-
-    findings.jsonl lines have the contract's field order and json.dumps' default separators
-    (reports.store.finding_line): every field drift needs comes before `observed`, except
-    `reason`, which comes right before `evidence`. Inside a JSON string a quote is always
-    escaped, so the separators searched for cannot occur in a value. Any other layout falls
-    back to decoding the whole line."""
-    head = line.find(_OBSERVED)
-    tail = line.rfind(_EVIDENCE)
-    reason = line.rfind(_REASON, head, tail) if head > 0 and tail > 0 else -1
-    if reason < 0:
-        return _row(json.loads(line), shared)
-    return _row(json.loads(line[:head] + line[reason:tail] + b"}"), shared)
-
-
-def load_run_findings_fast(run_dir: Path) -> list[FindingRow]:
-    """findings.jsonl as FindingRows (about 5x faster than Finding.from_json on 200,000 findings)."""
-    shared: dict[Any, Any] = {}
-    with open(Path(run_dir) / "findings.jsonl", "rb") as fh:
-        return [parse_finding_line(line, shared) for line in fh if len(line) > 2]
-
-
-def load_run_controls(run_dir: Path) -> list[dict[str, Any]]:
-    """controls.json of a run ([] when the run has none)."""
-    path = Path(run_dir) / "controls.json"
-    if not path.is_file():
-        return []
-    with open(path, encoding="utf-8") as fh:
-        data = json.load(fh)
-    return list(data) if isinstance(data, list) else []
-
-
-def _index(findings: Sequence[Finding | FindingRow]) -> tuple[dict[Key, _Value], str | None]:
-    out: dict[Key, _Value] = {}
+def _index(findings: Sequence[Finding | FindingRow]) -> tuple[dict[Key, Value], str | None]:
+    out: dict[Key, Value] = {}
     run_id = None
     for f in findings:
         if isinstance(f, FindingRow):
-            out[f[:5]] = (f[5], f[6], f[7])  # type: ignore[index]
+            out[f[:5]] = (f[5], f[6], f[7], f.severity, f.remediation)  # type: ignore[index]
             run_id = run_id or f.run_id
         else:
             r = f.result
@@ -139,22 +88,32 @@ def _index(findings: Sequence[Finding | FindingRow]) -> tuple[dict[Key, _Value],
                 str(r.status),
                 r.reason,
                 f.control_ids,
+                *meta_of(f.additional),
             )
             run_id = run_id or f.run_id
     return out, run_id
 
 
-def _item(key: Key, was: str | None, now: str | None, reason: str, control_ids: tuple[str, ...]) -> dict[str, Any]:
+def _item(key: Key, was: str | None, now: str | None, value: Value, since: Since | None) -> dict[str, Any]:
+    """One changed resource; `value` is the side that describes it (now, or before when gone)."""
+    provider = key[0].split(".", 1)[0]  # check IDs are <provider>.<service>.<what>
     return {
         "check_id": key[0],
         "account": key[1],
         "region": key[2],
         "resource_type": key[3],
         "resource_id": key[4],
-        "control_ids": list(control_ids),
+        "control_ids": list(value[2]),
         "from": was,
         "to": now,
-        "reason": reason,
+        "reason": value[1],
+        "finding_id": finding_id(*key),
+        "severity": value[3] or None,
+        "failing_since": since[0] if since else None,
+        "failing_since_at": since[1] if since else None,
+        "resource_arn": resource_arn(provider, key[3], key[1], key[2], key[4]),
+        "console_url": console_url(provider, key[3], key[1], key[2], key[4]),
+        "remediation": value[4] or None,
     }
 
 
@@ -173,6 +132,10 @@ class Drift:
     newly_excepted: list[dict[str, Any]] = field(default_factory=list)
     new: list[dict[str, Any]] = field(default_factory=list)
     gone: list[dict[str, Any]] = field(default_factory=list)
+    # finding_id -> (run_id, started_at) of the first run of its failing streak, for every resource failing now
+    failing_since: dict[str, Since] = field(default_factory=dict)
+    # how many findings of the `to` run have each status (for `--fail-on any-failure|errors`)
+    statuses_to: dict[str, int] = field(default_factory=dict)
 
     @property
     def has_new_failures(self) -> bool:
@@ -207,6 +170,8 @@ class Drift:
             "counts": self.counts(),
             "controls": self.controls,
             **{c: getattr(self, c) for c in CATEGORIES},
+            "statuses_to": self.statuses_to,
+            "failing_since": {fid: list(since) for fid, since in self.failing_since.items()},
         }
 
     def control_rows(self) -> list[dict[str, Any]]:
@@ -234,16 +199,22 @@ class Drift:
                 seen.add(k)
                 rows.append(
                     {
-                        "Change": _TITLES[cat].lower(),
+                        "Change": CATEGORY_TITLES[cat].lower(),
                         "Control IDs": ", ".join(it["control_ids"]),
                         "Check": it["check_id"],
                         "Account": it["account"],
                         "Region": it["region"],
                         "Resource type": it["resource_type"],
                         "Resource ID": it["resource_id"],
+                        "Severity": it.get("severity") or "",
                         "Was": it["from"] or "absent",
                         "Now": it["to"] or "absent",
+                        "Failing since": _when(it.get("failing_since_at")) or it.get("failing_since") or "",
                         "Reason": it["reason"],
+                        "Remediation": it.get("remediation") or "",
+                        "Resource ARN": it.get("resource_arn") or "",
+                        "Console URL": it.get("console_url") or "",
+                        "Finding ID": it.get("finding_id") or "",
                     }
                 )
         return rows
@@ -274,15 +245,17 @@ class Drift:
             if not items:
                 continue
             lines += [
-                f"## {_TITLES[cat]} ({len(items)})",
+                f"## {CATEGORY_TITLES[cat]} ({len(items)})",
                 "",
-                "| Check | Account | Region | Resource | Was | Now | Reason |",
-                "|---|---|---|---|---|---|---|",
+                "| Check | Severity | Account | Region | Resource | Was | Now | Failing since | Reason |",
+                "|---|---|---|---|---|---|---|---|---|",
             ]
             for it in items[:limit]:
                 lines.append(
-                    f"| {_md(it['check_id'])} | {_md(it['account'])} | {_md(it['region'])} | "
+                    f"| {_md(it['check_id'])} | {it.get('severity') or ''} | "
+                    f"{_md(it['account'])} | {_md(it['region'])} | "
                     f"{_md(it['resource_id'])} | {it['from'] or 'absent'} | {it['to'] or 'absent'} | "
+                    f"{_md(it.get('failing_since_at') or it.get('failing_since') or '')} | "
                     f"{_md(it['reason'], 160)} |"
                 )
             if len(items) > limit:
@@ -293,9 +266,33 @@ class Drift:
         return "\n".join(lines).rstrip() + "\n"
 
 
+def _when(iso: str | None) -> datetime | None:
+    """A stored ISO time as a naive UTC datetime (the workbook's date cells); None if absent or not ISO."""
+    if not iso:
+        return None
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def _md(text: Any, width: int = 120) -> str:
     s = " ".join(str(text).split()).replace("|", "\\|")
     return s if len(s) <= width else s[: width - 1] + "…"
+
+
+__all__ = [
+    "CATEGORIES",
+    "CATEGORY_TITLES",
+    "KEY_FIELDS",
+    "Drift",
+    "FindingRow",
+    "compute_drift",
+    "load_run_controls",
+    "load_run_findings_fast",
+    "parse_finding_line",
+]
 
 
 def compute_drift(
@@ -306,10 +303,16 @@ def compute_drift(
     *,
     from_run: str | None = None,
     to_run: str | None = None,
+    from_started: str | None = None,
+    to_started: str | None = None,
+    baseline_failing_since: Mapping[str, Sequence[str | None]] | None = None,
 ) -> Drift:
     """Compare two runs' findings (Finding or FindingRow) and controls.json dicts.
 
-    `previous=None` means no baseline. Run IDs default to the findings' run_id."""
+    `previous=None` means no baseline. Run IDs default to the findings' run_id; `*_started` are
+    the runs' start times (ISO). `baseline_failing_since` is the baseline's own failing-since map
+    (finding_id -> (run_id, started_at): its drift.json's, or reports.drift_chain's); without it a
+    resource failing in both runs is taken as failing since the baseline (a lower bound)."""
     cur, cur_run = _index(current)
     drift = Drift(
         from_run=None,
@@ -318,17 +321,32 @@ def compute_drift(
         findings_from=None,
         findings_to=len(cur),
     )
+    statuses: dict[str, int] = {}
+    for value in cur.values():
+        statuses[value[0]] = statuses.get(value[0], 0) + 1
+    drift.statuses_to = dict(sorted(statuses.items()))
+    now_since: Since = (drift.to_run, to_started)
     if previous is None:
+        drift.failing_since = {finding_id(*k): now_since for k, v in cur.items() if v[0] == FAIL}
         return drift
     prev, prev_run = _index(previous)
     drift.from_run = from_run or prev_run
     drift.findings_from = len(prev)
+    known = baseline_failing_since or {}
+    fallback: Since = (drift.from_run, from_started)
+
+    def since_before(key: Key) -> Since:
+        stored = known.get(finding_id(*key))
+        return (stored[0], stored[1]) if stored and len(stored) >= 2 else fallback
 
     newly_failing, newly_erroring, resolved, newly_excepted, new = [], [], [], [], []
     changes = 0
     get = prev.get
-    for key, (now, _reason, _cids) in cur.items():
+    for key, value in cur.items():
+        now = value[0]
         old = get(key)
+        if now == FAIL:
+            drift.failing_since[finding_id(*key)] = since_before(key) if old and old[0] == FAIL else now_since
         if old is None:
             new.append(key)
             if now == FAIL:
@@ -357,10 +375,14 @@ def compute_drift(
             old = prev.get(k)
             c = cur.get(k)
             was = old[0] if old else None
+            if c is not None and c[0] == FAIL:
+                since: Since | None = drift.failing_since[finding_id(*k)]
+            else:  # the streak that ended, if it was failing
+                since = since_before(k) if was == FAIL else None
             if c is None:  # gone: the previous reason and controls
-                out.append(_item(k, was, None, old[1], old[2]))  # type: ignore[index]
+                out.append(_item(k, was, None, old, since))  # type: ignore[arg-type]
             else:
-                out.append(_item(k, was, c[0], c[1], c[2]))
+                out.append(_item(k, was, c[0], c, since))
         return out
 
     drift.newly_failing = build(newly_failing)

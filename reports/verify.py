@@ -94,6 +94,11 @@ def _listed_files(manifest: Mapping[str, Any], report: VerifyReport) -> Iterator
             report.problems.append(f"{MANIFEST}: catalog has no path and sha256")
 
 
+def manifest_files(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(relative path, SHA-256) of every file a run's manifest accounts for (the manifest itself excluded)."""
+    return list(_listed_files(manifest, VerifyReport(Path("."), str(manifest.get("run_id", "")))))
+
+
 def _inside(run_dir: Path, rel: str) -> Path | None:
     target = (run_dir / rel).resolve()
     return target if run_dir.resolve() in target.parents else None

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from controls import Finding, Status
+from controls.additional import additional_fields
 from reports.atomic import write_with
 from reports.workbook.model import ERRORS_HEADERS, POPULATION_HEADERS
 
@@ -106,22 +107,29 @@ def _population_rows(findings: Iterable[Finding], check_titles: Mapping[str, tup
     for f in findings:
         r = f.result
         title, severity = check_titles.get(r.check_id, ("", ""))
-        yield [
+        yield [  # POPULATION_COLUMNS order
             r.account,
             r.region,
-            r.resource_type,
             r.resource_id,
             r.check_id,
-            title,
             severity,
             str(r.status),
             _compact(r.observed),
             _compact(r.expected),
             r.reason,
-            f.evaluated_at,
             "; ".join(e.path for e in r.evidence),
+            r.resource_type,
+            title,
+            f.evaluated_at,
             "; ".join(e.sha256 for e in r.evidence),
+            *_additional(f),
         ]
+
+
+def _additional(f: Finding) -> list[Any]:
+    """Remediation, ARN, console URL and finding ID (the finding's `additional`; derived when it has none)."""
+    extra = f.additional or additional_fields(f.result, None)
+    return [extra.get("remediation"), extra.get("resource_arn"), extra.get("console_url"), extra.get("finding_id")]
 
 
 def _error_rows(findings: Iterable[Finding]) -> Iterator[list[Any]]:

@@ -11,10 +11,16 @@ resource the collectors listed for the control's checks (every row of its
 population sheet: pass, fail, excepted, not_applicable and error rows);
 *evaluated* = pass + fail + excepted; *excluded* = not_applicable; *not
 assessed* = error; so enumerated = evaluated + excluded + not assessed. They
-are columns of the Summary, and the Populations sheet reconciles them with the
-rows actually written on each population sheet (and its continuation sheets).
-They are not written on the population sheets themselves: row 1 there stays
-the table's header, so filters, sorting and pandas see a plain table.
+are columns of the Summary. They are not written on the population sheets
+themselves: row 1 there stays the table's header, so filters, sorting and pandas
+see a plain table. The Populations sheet reconciles each population with the
+source listing's own entries (ListBuckets' buckets, DescribeVolumes' volumes...,
+per account and region), not with the findings (reports.workbook.populations).
+
+Every sheet prints: landscape, fitted to the page width, header row repeated,
+the reading columns printed and the machine columns after them not (see
+reports.workbook.table); row heights are written (LibreOffice does not grow
+wrapped rows).
 
 The Cover carries an "Evidence set SHA-256" (see `evidence_set_sha256`): the
 SHA-256 of the sorted lines "<path> <sha256>" of the evidence index, which an
@@ -30,7 +36,7 @@ never a formula.
 Where things are: `model` (the input, sheet names, column headers), `view` (the run as the
 sheets see it: controls in order, their findings, sheet names), `styles` (colours, formats,
 how a value becomes a cell), `table` (streaming one table into a sheet), then one module per
-family of sheets: `overview` (Cover, Summary, Populations), `criteria` (Criteria,
+family of sheets: `overview` (Cover, Summary), `populations`, `criteria` (Criteria,
 Commitments), `population` (the per-control sheets), `exceptions_drift_errors`, `evidence`
 (Evidence index). This module only opens the file and writes the sheets in order.
 """
@@ -54,12 +60,14 @@ from reports.workbook.model import (
     SUMMARY_HEADERS,
     ControlInfo,
     EvidenceFileInfo,
+    SourceListing,
     WorkbookInput,
 )
-from reports.workbook.overview import population_counts, write_cover, write_populations, write_summary
+from reports.workbook.overview import population_counts, write_cover, write_summary
 from reports.workbook.population import write_population_sheets
+from reports.workbook.populations import write_populations
 from reports.workbook.styles import XLSX_OPTIONS, Formats
-from reports.workbook.table import TableWriter, discard_sheet_buffers
+from reports.workbook.table import PageSetup, TableWriter, discard_sheet_buffers
 from reports.workbook.view import RunView
 
 
@@ -85,7 +93,8 @@ def _write_sheets(wb: Workbook, data: WorkbookInput) -> None:
     """Every sheet, in the workbook's order (formats first: xlsxwriter numbers them as they are made)."""
     formats = Formats(wb)
     view = RunView(data)
-    out = TableWriter(wb, formats, view.taken)
+    page = PageSetup(header=f"{data.organization}: SOC 2 evidence, run {data.run_id}")
+    out = TableWriter(wb, formats, view.taken, page)
     write_cover(out, view)
     write_summary(out, view)
     write_populations(out, view)
@@ -106,6 +115,7 @@ __all__ = [
     "SUMMARY_HEADERS",
     "ControlInfo",
     "EvidenceFileInfo",
+    "SourceListing",
     "WorkbookInput",
     "evidence_set_sha256",
     "population_counts",

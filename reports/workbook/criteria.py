@@ -25,10 +25,11 @@ from reports.workbook.view import RunView
 def write_criteria(out: TableWriter, view: RunView) -> None:
     out.table(
         CRITERIA_SHEET,
-        table_columns(CRITERIA_HEADERS),
+        table_columns(CRITERIA_HEADERS, widths={"Paraphrase": 90, "Controls": 30}),
         criteria_rows(view),
         status_col=CRITERIA_HEADERS.index("Status"),
         status_colors=CONTROL_STATUS_COLORS,
+        freeze_cols=1,
     )
 
 

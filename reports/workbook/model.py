@@ -46,6 +46,22 @@ class EvidenceFileInfo:
 
 
 @dataclass(frozen=True)
+class SourceListing:
+    """What a source listing call returned in one scope (collectors.listings.ListedPopulation):
+    the population the reconciliation on the Populations sheet counts against."""
+
+    listing: str  # "s3:ListBuckets"
+    resource_type: str
+    checks: tuple[str, ...]  # the checks whose population it is
+    provider: str
+    account: str
+    region: str  # "global": the whole account (ListBuckets, IAM, CloudFront, GCS)
+    ids: tuple[str, ...]
+    failed: str | None  # error code: the listing failed, the population is unknown
+    evidence: str  # the evidence file
+
+
+@dataclass(frozen=True)
 class WorkbookInput:
     organization: str
     period_start: date
@@ -68,6 +84,9 @@ class WorkbookInput:
     exceptions: Sequence[Mapping[str, Any]] = ()  # controls.exceptions.ExceptionsReport.rows()
     drift_summary: str = ""  # reports.drift.Drift.summary()
     drift_rows: Sequence[Mapping[str, Any]] = ()  # control changes then Drift.rows()
+    # the AWS and GCP endpoints the run talked to (flows.cloud_endpoints: "aws", "gcp", "emulated", "summary")
+    endpoints: Mapping[str, Any] = field(default_factory=dict)
+    listings: Sequence[SourceListing] = ()  # what the source listings enumerated (Populations sheet)
 
 
 COVER_SHEET = "Cover"
@@ -98,33 +117,99 @@ SUMMARY_HEADERS = (
 )
 POPULATIONS_HEADERS = (
     "Control ID",
-    "Population sheet(s)",
-    "Rows on sheet(s)",
-    "Enumerated",
-    "Evaluated",
+    "Check",
+    "Account",
+    "Region",
+    "Source listing",
+    "Listed",
+    "Judged",
+    "Listed, not judged",
+    "Judged, not listed",
     "Pass",
     "Fail",
     "Excepted",
     "Excluded (n/a)",
     "Not assessed (error)",
     "Reconciled",
+    # not printed
+    "Listing evidence",
+    "Population sheet(s)",
 )
+POPULATIONS_PRINTED = POPULATIONS_HEADERS.index("Reconciled") + 1
+# What an auditor reads first (and what is printed: Account .. Evidence file), then the rest: the
+# resource type and check title (implied by the check), the evaluation time (the run's, on the
+# Cover), the evidence files' SHA-256 (also on the Evidence index) and the finding's `additional`
+# object (controls.additional) for the engineer who fixes it. On paper these would shrink every
+# page; they are on screen, in the CSV exports and in findings.jsonl.
 POPULATION_HEADERS = (
     "Account",
     "Region",
-    "Resource type",
     "Resource ID",
     "Check",
-    "Check title",
     "Severity",
     "Status",
     "Observed",
     "Expected",
     "Reason",
-    "Evaluated at",
     "Evidence file",
+    "Resource type",
+    "Check title",
+    "Evaluated at",
     "SHA-256",
+    "Remediation",
+    "Resource ARN",
+    "Console URL",
+    "Finding ID",
 )
+POPULATION_PRINTED = POPULATION_HEADERS.index("Evidence file") + 1
+# Widest each column gets (characters); longer text wraps.
+POPULATION_WIDTHS: dict[str, float] = {
+    "Account": 15,  # a 12-digit AWS account on one line
+    "Region": 15,
+    "Resource ID": 34,
+    "Check": 26,
+    "Severity": 9,
+    "Status": 15,
+    "Observed": 64,
+    "Expected": 40,
+    "Reason": 46,
+    "Evidence file": 62,
+    "Resource type": 28,
+    "Check title": 40,
+    "SHA-256": 24,
+    "Remediation": 48,
+    "Resource ARN": 34,
+    "Console URL": 34,
+    "Finding ID": 34,
+}
+DRIFT_HEADERS = (
+    "Change",
+    "Control IDs",
+    "Check",
+    "Account",
+    "Region",
+    "Resource type",
+    "Resource ID",
+    "Severity",
+    "Was",
+    "Now",
+    "Failing since",
+    "Reason",
+    "Remediation",
+    "Resource ARN",
+    "Console URL",
+    "Finding ID",
+)
+DRIFT_PRINTED = DRIFT_HEADERS.index("Remediation") + 1
+DRIFT_WIDTHS: dict[str, float] = {
+    **POPULATION_WIDTHS,
+    "Change": 16,
+    "Control IDs": 12,
+    "Was": 14,
+    "Now": 14,
+    "Reason": 36,
+    "Remediation": 40,
+}
 CRITERIA_HEADERS = ("Criterion", "Paraphrase", "Controls", "Status")
 ERRORS_HEADERS = (
     "Account",
@@ -136,19 +221,42 @@ ERRORS_HEADERS = (
     "Missing permission",
     "Reason",
 )
+ERRORS_WIDTHS: dict[str, float] = {
+    "Account": 14,
+    "Region": 13,
+    "Check": 26,
+    "Resource ID": 34,
+    "Operation": 30,
+    "Error code": 22,
+    "Missing permission": 30,
+    "Reason": 50,
+}
+# The file (a relative hyperlink) and its SHA-256 first, then what the call was; the provider,
+# account, region and service are also in the file's path, so they come last and are not printed.
 EVIDENCE_HEADERS = (
     "File",
-    "Provider",
-    "Account",
-    "Region",
-    "Service",
+    "SHA-256",
     "Operation",
     "Parameters",
     "Records",
     "Errors",
-    "SHA-256",
     "Collected at",
+    "Provider",
+    "Account",
+    "Region",
+    "Service",
 )
+EVIDENCE_PRINTED = EVIDENCE_HEADERS.index("Collected at") + 1
+EVIDENCE_WIDTHS: dict[str, float] = {
+    "File": 84,  # a hyperlink: LibreOffice shows (and prints) it on one line
+    "SHA-256": 68,  # 64 hex digits on one line
+    "Operation": 30,
+    "Parameters": 40,
+    "Provider": 10,
+    "Account": 14,
+    "Region": 13,
+    "Service": 12,
+}
 
 NOT_EVALUATED = "not evaluated"  # a control with findings but no ControlResult (should not happen)
 NO_AUTOMATED_EVIDENCE = "no automated evidence"  # a criterion no control with checks maps to

@@ -1,9 +1,8 @@
-"""The overview sheets: Cover, Summary and Populations.
+"""The overview sheets: Cover and Summary (the Populations sheet is reports.workbook.populations).
 
-The Cover says what the run was (scope, callers, integrity hashes, totals, a legend of the
-statuses); the Summary gives one row per control with its per-status counts and population
-counts; the Populations sheet reconciles those counts with the rows on each control's
-population sheet(s). One module because all three read the same per-control counts.
+The Cover says what the run was (scope, cloud endpoints, callers, integrity hashes, totals, a
+legend of the statuses); the Summary gives one row per control with its per-status counts and
+population counts. One module because both read the same per-control counts.
 
 Population counts (completeness): for each control, *enumerated* is every resource the
 collectors listed for the control's checks (every row of its population sheet: pass, fail,
@@ -22,8 +21,6 @@ from reports.workbook.evidence import EVIDENCE_SET_HOWTO, evidence_set_sha256
 from reports.workbook.model import (
     COVER_SHEET,
     NOT_EVALUATED,
-    POPULATIONS_HEADERS,
-    POPULATIONS_SHEET,
     SUMMARY_HEADERS,
     SUMMARY_SHEET,
 )
@@ -60,24 +57,20 @@ MANIFEST_NOTE = (
 
 
 def write_cover(out: TableWriter, view: RunView) -> None:
-    out.table(COVER_SHEET, [Column("Section"), Column("Item"), Column("Value", AUTO)], cover_rows(view))
+    columns = [Column("Section", max_width=20), Column("Item", max_width=34), Column("Value", AUTO, max_width=90)]
+    out.table(COVER_SHEET, columns, cover_rows(view))
 
 
 def write_summary(out: TableWriter, view: RunView) -> None:
+    """One row per control; printed on one page (a catalog of a few dozen controls stays legible)."""
     out.table(
         SUMMARY_SHEET,
-        table_columns(SUMMARY_HEADERS, numbers=range(4, len(SUMMARY_HEADERS))),
+        table_columns(SUMMARY_HEADERS, numbers=range(4, len(SUMMARY_HEADERS)), widths={"Title": 44, "Criteria": 18}),
         summary_rows(view),
         status_col=SUMMARY_HEADERS.index("Status"),
         status_colors=CONTROL_STATUS_COLORS,
-    )
-
-
-def write_populations(out: TableWriter, view: RunView) -> None:
-    out.table(
-        POPULATIONS_SHEET,
-        table_columns(POPULATIONS_HEADERS, numbers=range(2, len(POPULATIONS_HEADERS) - 1)),
-        populations_rows(view),
+        freeze_cols=1,
+        one_page=True,
     )
 
 
@@ -92,6 +85,7 @@ def cover_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
     yield ("Run", "Tool version", d.tool_version)
     yield ("Run", "Config SHA-256", d.config_sha256)
     yield ("Run", "Time zone", "All dates and times in this workbook are UTC.")
+    yield from endpoint_rows(view)
     yield from scope_rows(view)
     for account, caller in d.callers.items():
         failed = str(caller).startswith("error")
@@ -126,13 +120,35 @@ def cover_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
     yield (
         "Populations",
         "Completeness",
-        "Per control on the Summary and the Populations sheet: enumerated ="
-        " evaluated (pass + fail + excepted) + excluded (not_applicable) + not assessed (error).",
+        "Per control on the Summary: enumerated = evaluated (pass + fail + excepted) + excluded (not_applicable)"
+        " + not assessed (error). The Populations sheet reconciles each population with the source listing's own"
+        " entries (e.g. ListBuckets' buckets), per account and region.",
     )
     for s in Status:
         yield ("Check status (per resource)", Styled(str(s), fill=STATUS_COLORS[s]), STATUS_MEANINGS[s])
     for cs in ControlStatus:
         yield ("Control status", Styled(str(cs), fill=CONTROL_STATUS_COLORS[cs]), CONTROL_STATUS_MEANINGS[cs])
+
+
+def endpoint_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
+    """Which endpoints the collectors talked to; a run against an emulator says so, in red."""
+    ep = view.data.endpoints
+    if not ep:
+        yield ("Cloud endpoints", "Endpoints used", "not recorded")
+        return
+    emulated = bool(ep.get("emulated"))
+    red = "FFC7CE" if emulated else None
+    yield ("Cloud endpoints", "Endpoints used", Styled(str(ep.get("summary", "")), fill=red))
+    aws, gcp = ep.get("aws") or {}, ep.get("gcp") or {}
+    yield (
+        "Cloud endpoints",
+        "AWS",
+        Styled(str(aws.get("effective", "")), fill=red if aws.get("endpoint_url") else None),
+    )
+    for service, url in (aws.get("service_endpoint_urls") or {}).items():
+        yield ("Cloud endpoints", f"AWS {service}", Styled(str(url), fill=red))
+    gcs = gcp.get("storage_emulator_host")
+    yield ("Cloud endpoints", "GCP Cloud Storage", Styled(str(gcp.get("effective", "")), fill=red if gcs else None))
 
 
 def scope_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
@@ -175,32 +191,6 @@ def summary_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
             *(counts[s] for s in Status),
             sum(counts[s] for s in Status),
             *population_counts(counts),
-        )
-
-
-def populations_rows(view: RunView) -> Iterator[tuple[Any, ...]]:
-    """Per control: the population sheets, the rows on them, and the counts they must reconcile with."""
-    for cid in view.control_ids:
-        counts = view.counts(cid)
-        enumerated, evaluated, excluded, not_assessed = population_counts(counts)
-        rows = len(view.population.get(cid, ()))
-        problems = []
-        if enumerated != evaluated + excluded + not_assessed:
-            problems.append("enumerated != evaluated + excluded + not assessed")
-        if rows != enumerated:
-            problems.append(f"{rows} rows on the sheet(s) but {enumerated} enumerated")
-        yield (
-            Styled(cid, location=sheet_ref(view.sheet_names[cid])),
-            ", ".join(view.sheet_lists[cid]),
-            rows,
-            enumerated,
-            evaluated,
-            counts[Status.PASS],
-            counts[Status.FAIL],
-            counts[Status.EXCEPTED],
-            excluded,
-            not_assessed,
-            Styled("no: " + "; ".join(problems), fill="FFC7CE") if problems else "yes",
         )
 
 

@@ -6,6 +6,12 @@ same way on every sheet. Text goes through `reports.cells` (the cell-safety laye
 quote prefix for formula-like text); this module adds the xlsxwriter side: one `Format` per
 combination of fill / bold / link / quote prefix / number format, made once per workbook
 (xlsxwriter writes formats in the order they are made, so the same cells give the same styles).
+
+Every format wraps text and aligns it to the top of the cell (the columns' default format
+too), so a long value grows its row instead of running under the next column, on screen and
+on paper. Hyperlinks (`Link`): an https URL opens the console; a relative path such as
+`evidence/aws/.../ListBuckets.json` opens the evidence file next to the workbook, so links keep
+working when the run folder is copied or zipped.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from xlsxwriter import Workbook
 from xlsxwriter.format import Format
+from xlsxwriter.url import Url
 from xlsxwriter.worksheet import Worksheet
 
 from controls.model import ControlStatus, Status
@@ -63,14 +71,32 @@ class Styled:
     bold: bool = False
 
 
-# Column kinds: how a raw row value becomes a cell.
-TEXT, NUMBER, DATETIME, AUTO = "text", "number", "datetime", "auto"
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A cell that opens `target`: an absolute URL (https://...) or a path relative to the workbook."""
+
+    text: str
+    target: str | None
+    tip: str | None = None
+
+
+# Column kinds: how a raw row value becomes a cell. LINK takes a Link (or plain text).
+TEXT, NUMBER, DATETIME, AUTO, LINK = "text", "number", "datetime", "auto", "link"
+# Excel ignores hyperlinks past 65,530 per sheet, and xlsxwriter keeps every one in memory until the
+# workbook is closed: past this budget a link is written as its text (the URL is still the cell's text).
+LINKS_PER_SHEET = 20_000
+MAX_URL_LENGTH = 2_079  # Excel's limit for a hyperlink target
+URL_CACHE = 4_096  # Url objects kept per sheet for reuse
 
 
 @dataclass(frozen=True)
 class Column:
+    """A table column: its header, how values become cells, and the widest it may be (in characters;
+    text wraps past it). None: the table's default maximum."""
+
     header: str
     kind: str = TEXT
+    max_width: float | None = None
 
 
 class Formats:
@@ -79,9 +105,12 @@ class Formats:
     def __init__(self, wb: Workbook) -> None:
         self.wb = wb
         self.cache: dict[tuple[Any, ...], Format | None] = {}
+        self.plain = self.get()  # every column's default: wrapped, top-aligned
+        self.single_line = self.get(wrap=False)  # columns that are not printed: one line, cut at the border
         self.quote = self.get(quote=True)
         self.datetime = self.get(num_format=DATETIME_FORMAT)
         self.date = self.get(num_format=DATE_FORMAT)
+        self.link = self.get(link=True)
         self.dxf: dict[str, Format] = {}
 
     def get(
@@ -92,10 +121,11 @@ class Formats:
         link: bool = False,
         quote: bool = False,
         num_format: str | None = None,
+        wrap: bool = True,
     ) -> Format | None:
-        key = (fill, bold, link, quote, num_format)
+        key = (fill, bold, link, quote, num_format, wrap)
         if key not in self.cache:
-            props: dict[str, Any] = {}
+            props: dict[str, Any] = {"text_wrap": True, "valign": "top"} if wrap else {"valign": "top"}
             if fill:
                 props |= {"pattern": 1, "bg_color": "#" + fill}
             if link:  # a link's font replaces bold, as a hyperlink style does
@@ -106,7 +136,7 @@ class Formats:
                 props["quote_prefix"] = True
             if num_format:
                 props["num_format"] = num_format
-            self.cache[key] = self.wb.add_format(props) if props else None
+            self.cache[key] = self.wb.add_format(props)
         return self.cache[key]
 
     def conditional(self, color: str) -> Format:
@@ -125,23 +155,61 @@ def parse_time(value: str) -> datetime | str:
         return value
 
 
-def table_columns(headers: Sequence[str], numbers: Iterable[int] = (), dates: Iterable[int] = ()) -> list[Column]:
-    kinds = {i: NUMBER for i in numbers} | {i: DATETIME for i in dates}
-    return [Column(h, kinds.get(i, TEXT)) for i, h in enumerate(headers)]
+def table_columns(
+    headers: Sequence[str],
+    numbers: Iterable[int] = (),
+    dates: Iterable[int] = (),
+    links: Iterable[int] = (),
+    widths: dict[str, float] | None = None,
+) -> list[Column]:
+    """Columns for `headers`: text unless listed as numbers, dates or links; `widths` caps some (by header)."""
+    kinds = {i: NUMBER for i in numbers} | {i: DATETIME for i in dates} | {i: LINK for i in links}
+    caps = widths or {}
+    return [Column(h, kinds.get(i, TEXT), caps.get(h)) for i, h in enumerate(headers)]
+
+
+def hyperlink(target: str, text: str, tip: str | None = None) -> Url | None:
+    """An xlsxwriter Url for `target`, or None when Excel could not store it (too long, no target).
+
+    A relative path is written as a relative, external link with forward slashes (what Excel
+    itself writes, and what Excel for Mac and LibreOffice resolve; xlsxwriter would write
+    backslashes), so the link opens the file beside the workbook wherever the folder is copied."""
+    if not target or len(target) > MAX_URL_LENGTH:
+        return None
+    absolute = "://" in target
+    try:
+        url = Url(target if absolute else "external:" + target)
+    except ValueError:
+        return None
+    if not absolute and hasattr(url, "_relationship_link"):
+        relative = quote(target, safe="/._-~@+=,;")
+        url._relationship_link = relative
+        url._link = relative
+    url.text = text
+    if tip:
+        url.tip = tip[:255]
+    return url
 
 
 Putter = Callable[[int, int, Any], Any]  # (row, col, value) -> write it into the sheet
 
 
-def putters(ws: Worksheet, columns: Sequence[Column], formats: Formats) -> list[Putter]:
-    """One writer per column, for its kind; each takes a value that is not None."""
+def putters(ws: Worksheet, columns: Sequence[Column], formats: Formats, wrapped: int | None = None) -> list[Putter]:
+    """One writer per column, for its kind; each takes a value that is not None. Columns from
+    `wrapped` on (those not printed) keep their text on one line."""
     write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
     quote, dt_format, date_format = formats.quote, formats.datetime, formats.date
+    quote_single = formats.get(quote=True, wrap=False)
 
     def put_text(row: int, col: int, value: Any) -> None:
         text = xlsx_text(value)
         if text:  # empty text is an empty cell, as openpyxl wrote it
             write_string(row, col, text, quote if needs_quote_prefix(text) else None)
+
+    def put_text_single(row: int, col: int, value: Any) -> None:
+        text = xlsx_text(value)
+        if text:
+            write_string(row, col, text, quote_single if needs_quote_prefix(text) else None)
 
     def put_number(row: int, col: int, value: Any) -> None:
         if value.__class__ is int or _is_number(value):
@@ -177,8 +245,40 @@ def putters(ws: Worksheet, columns: Sequence[Column], formats: Formats) -> list[
         else:
             put_number(row, col, value)
 
-    makers = {TEXT: put_text, NUMBER: put_number, DATETIME: put_datetime, AUTO: put_auto}
-    return [makers[c.kind] for c in columns]
+    links_left = [LINKS_PER_SHEET - getattr(ws, "hlink_count", 0)]
+    link_formats = {
+        True: (formats.link, formats.get(link=True, quote=True)),
+        False: (formats.get(link=True, wrap=False), formats.get(link=True, quote=True, wrap=False)),
+    }
+    # One Url per target: the evidence file of thousands of rows. xlsxwriter reads a Url's text when
+    # the cell is written and only its target and tip afterwards, so one object can serve many cells.
+    urls: dict[tuple[str, str | None], Url | None] = {}
+    first_single = len(columns) if wrapped is None else wrapped
+
+    def put_link(row: int, col: int, value: Any) -> None:
+        if not isinstance(value, Link):
+            (put_text if col < first_single else put_text_single)(row, col, value)
+            return
+        text = xlsx_text(value.text)
+        url = None
+        if value.target and text and links_left[0] > 0:
+            key = (value.target, value.tip)
+            url = urls.get(key, False)  # type: ignore[arg-type]
+            if url is False:
+                if len(urls) >= URL_CACHE:
+                    urls.clear()
+                url = urls[key] = hyperlink(value.target, text, value.tip)
+        if url is None:
+            put_text(row, col, value.text)
+            return
+        url.text = text
+        links_left[0] -= 1
+        link_format, link_quote = link_formats[col < first_single]
+        ws.write_url(row, col, url, link_quote if needs_quote_prefix(text) else link_format)
+
+    makers = {TEXT: put_text, NUMBER: put_number, DATETIME: put_datetime, AUTO: put_auto, LINK: put_link}
+    out = [makers[c.kind] for c in columns]
+    return [put_text_single if i >= first_single and c.kind == TEXT else out[i] for i, c in enumerate(columns)]
 
 
 def put_styled(ws: Worksheet, formats: Formats, kind: str, row: int, col: int, value: Styled) -> None:

@@ -149,14 +149,32 @@ def test_findings_file_follows_the_contract(clean_run: RunOutcome) -> None:
         "reason",
         "evidence",
         "evaluated_at",
+        "additional",  # what to do about it, last (controls.additional)
     ]
+    specs_by_id = {cid: c.spec for cid, c in checks().items()}
     for line in lines:
         row = json.loads(line)
         assert row["run_id"] == clean_run.run_id
+        extra = row["additional"]
+        assert list(extra) == ["finding_id", "severity", "resource_arn", "console_url", "remediation"]
+        assert extra["severity"] == str(specs_by_id[row["check_id"]].severity)
+        assert extra["remediation"] == specs_by_id[row["check_id"]].remediation
+        assert len(extra["finding_id"]) == 32
         assert row["evaluated_at"].endswith("Z")
         assert row["control_ids"], row["check_id"]
         for ev in row["evidence"]:
             assert sha256_file(clean_run.run_dir / ev["path"]) == ev["sha256"]
+    ids = [json.loads(line)["additional"]["finding_id"] for line in lines]
+    assert len(set(ids)) == len(ids)  # one per (check, resource)
+    s3 = [json.loads(line) for line in lines if json.loads(line)["resource_type"] == "AWS::S3::Bucket"]
+    assert s3 and all(r["additional"]["resource_arn"] == f"arn:aws:s3:::{r['resource_id']}" for r in s3)
+    assert all(r["additional"]["console_url"].startswith("https://s3.console.aws.amazon.com/s3/buckets/") for r in s3)
+    manifest = json.loads((clean_run.run_dir / "manifest.json").read_text())
+    assert manifest["findings_schema"] == 2
+    assert manifest["endpoints"]["emulated"] is True  # a run against moto says so
+    assert manifest["endpoints"]["aws"]["endpoint_url"].startswith("http://127.0.0.1:")
+    listed = {(p["listing"], p["account"], p["region"]): p["listed"] for p in manifest["populations"]}
+    assert listed and all(n is not None for n in listed.values())
 
 
 def test_manifest_hashes_every_file_and_records_identity(clean_run: RunOutcome, estate) -> None:
@@ -181,6 +199,26 @@ def test_evaluate_reproduces_findings_from_stored_evidence(clean_run: RunOutcome
     again = reevaluate(clean_run.run_dir)
     assert again.problems == [] and again.differences == []
     assert again.identical
+
+
+def test_evaluate_reproduces_a_run_written_before_findings_had_additional(
+    clean_run: RunOutcome, tmp_path: Path
+) -> None:
+    """A run from before `additional` (no findings_schema in its manifest) re-evaluates to its own bytes."""
+    import shutil
+
+    old = tmp_path / "runs" / clean_run.run_id
+    shutil.copytree(clean_run.run_dir, old)
+    lines = [json.loads(line) for line in (old / "findings.jsonl").read_text().splitlines()]
+    for row in lines:
+        del row["additional"]
+    (old / "findings.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["findings_schema"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    again = reevaluate(old)
+    assert again.identical, again.differences[:5]
+    assert all(not f.additional for f in again.findings)
 
 
 def test_evaluate_detects_tampered_evidence(clean_run: RunOutcome, tmp_path: Path) -> None:

@@ -41,7 +41,11 @@ def test_drift_between_named_runs_and_fail_on(out: Path, capsys: pytest.CaptureF
     code, stdout, _ = _run(capsys, "drift", "--output", str(out), "--to", RUN2)
     assert code == 0  # without --fail-on, new failures do not change the exit code
     assert f"run {RUN2} vs {RUN1}: 1 newly failing, 1 resolved" in stdout
-    assert "Newly failing (1):" in stdout and f"{ACCOUNT}/global" in stdout and "(pass -> fail)" in stdout
+    assert (
+        "Newly failing (1):" in stdout
+        and f"{ACCOUNT}/global" in stdout
+        and "(pass -> fail, failing since 2026-03-02)" in stdout
+    )
     assert "1 new resource(s)" in stdout
     code, _, _ = _run(capsys, "drift", "--output", str(out), "--to", RUN2, "--fail-on", "new-failures")
     assert code == 1

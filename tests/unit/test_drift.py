@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from controls import Finding
+from controls.additional import finding_id
 from reports.drift import FindingRow, compute_drift, load_run_controls, load_run_findings_fast
 from reports.store import load_findings
 from tests.unit.test_verify import ACCOUNT, EBS, S3, build_run, result
@@ -94,6 +95,13 @@ def test_items_carry_from_to_reason_and_controls() -> None:
         "from": "pass",
         "to": "fail",
         "reason": "breaks is fail",
+        "finding_id": finding_id(S3, ACCOUNT, "global", "AWS::S3::Bucket", "breaks"),
+        "severity": None,  # these findings have no `additional` (as written before it existed)
+        "failing_since": RUN2,
+        "failing_since_at": None,
+        "resource_arn": "arn:aws:s3:::breaks",
+        "console_url": "https://s3.console.aws.amazon.com/s3/buckets/breaks",
+        "remediation": None,
     }
     created = next(i for i in d.newly_failing if i["resource_id"] == "created-failing")
     assert created["from"] is None

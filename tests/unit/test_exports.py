@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from pydantic.v1 import ValidationError as ValidationErrorV1
 
 from controls import CheckResult, CheckSpec, ControlStatus, EvidenceRef, Finding, Severity, Status
+from controls.additional import finding_id
 from controls.catalog import ControlModel
 from controls.mapping import control_results
 from reports.exports import (
@@ -242,7 +243,8 @@ def test_population_csvs(tmp_path: Path) -> None:
     assert tuple(enc[0]) == POPULATION_COLUMNS
     enc_findings = [f for f in FINDINGS if "ENC-01" in f.control_ids]
     assert len(enc) - 1 == len(enc_findings) == 8
-    rows = {r[3]: dict(zip(POPULATION_COLUMNS, r, strict=True)) for r in enc[1:]}
+    rid = POPULATION_COLUMNS.index("Resource ID")
+    rows = {r[rid]: dict(zip(POPULATION_COLUMNS, r, strict=True)) for r in enc[1:]}
     # the injection prefix, visibly in the text
     assert "'" + HYPERLINK in rows
     assert "'+1" in rows and "'@SUM(1)" in rows and "'-2+3" in rows and "'\tvol-tab" in rows
@@ -265,10 +267,15 @@ def test_population_csvs(tmp_path: Path) -> None:
         "Evaluated at": EVALUATED_AT,
         "Evidence file": S3_FILE,
         "SHA-256": SHA["s3"],
+        # the finding's `additional` (derived here: these findings were built without it)
+        "Remediation": "",
+        "Resource ARN": "arn:aws:s3:::dexo-invoices",
+        "Console URL": "https://s3.console.aws.amazon.com/s3/buckets/dexo-invoices",
+        "Finding ID": finding_id("aws.s3.default_encryption", ACCOUNT, "global", "AWS::S3::Bucket", "dexo-invoices"),
     }
     # the finding mapped to two controls is in both populations
     net = _read_csv(paths[2])
-    assert {r[3] for r in net[1:]} == {"dexo-invoices", "'" + HYPERLINK}
+    assert {r[rid] for r in net[1:]} == {"dexo-invoices", "'" + HYPERLINK}
     assert len(net) - 1 == 3
     # a control with no findings: header only
     assert _read_csv(paths[3]) == [list(POPULATION_COLUMNS)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import zipfile
@@ -12,9 +13,11 @@ from typing import Any
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 import reports.workbook.evidence as evidence_sheet
 import reports.workbook.table as table_writer
+from controls.additional import additional_fields
 from controls.model import (
     CheckResult,
     CheckSpec,
@@ -44,6 +47,7 @@ from reports.workbook import (
     WorkbookInput,
     write_workbook,
 )
+from reports.workbook.model import POPULATION_WIDTHS
 
 RUN_ID = "20261130T100000Z-abc123"
 ACCOUNT = "111111111111"
@@ -104,24 +108,27 @@ def finding(
     region: str = "us-east-1",
     evidence: tuple[EvidenceRef, ...] = (EvidenceRef(EBS_FILE, EBS_SHA),),
 ) -> Finding:
+    """A finding as a run writes it, with its `additional` object (derived from CHECKS and the result)."""
+    result = CheckResult(
+        check_id=check_id,
+        provider="aws",
+        account=ACCOUNT,
+        region=region,
+        resource_type=CHECKS[check_id].resource_type if check_id in CHECKS else "Unknown",
+        resource_id=resource_id,
+        status=status,
+        observed=observed,
+        expected=expected,
+        reason=reason,
+        evidence=evidence,
+    )
     return Finding(
         run_id=RUN_ID,
-        result=CheckResult(
-            check_id=check_id,
-            provider="aws",
-            account=ACCOUNT,
-            region=region,
-            resource_type=CHECKS[check_id].resource_type if check_id in CHECKS else "Unknown",
-            resource_id=resource_id,
-            status=status,
-            observed=observed,
-            expected=expected,
-            reason=reason,
-            evidence=evidence,
-        ),
+        result=result,
         control_ids=control_ids,
         criteria=("CC6.1",),
         evaluated_at=EVALUATED_AT,
+        additional=additional_fields(result, CHECKS.get(check_id)),
     )
 
 
@@ -317,14 +324,74 @@ def test_sheet_names_and_order(wb):
     assert all(len(name) <= 31 for name in wb.sheetnames)
 
 
+# frozen panes: the header row, and the key columns that stay in view when scrolling right
+FROZEN = {"Cover": "A2", "Commitments": "A2", "Exceptions": "A2", "Errors": "C2", "Drift": "A2"}
+FROZEN |= {name: "D2" for name in POPULATION_SHEETS} | {"Summary": "B2", "Populations": "C2", "Criteria": "B2"}
+FROZEN["Evidence index"] = "B2"
+
+
 def test_every_sheet_has_frozen_bold_header_and_autofilter(wb):
     for ws in wb.worksheets:
-        assert ws.freeze_panes == "A2", ws.title
+        assert ws.freeze_panes == FROZEN[ws.title], ws.title
         header = ws[1]
         assert all(c.font.b for c in header), ws.title
         assert ws.auto_filter.ref == f"A1:{header[-1].column_letter}{ws.max_row}", ws.title
         widths = [ws.column_dimensions[c.column_letter].width for c in header]
-        assert all(8 <= w <= 66 for w in widths), (ws.title, widths)
+        assert all(8 <= w <= 90 for w in widths), (ws.title, widths)
+
+
+def test_every_sheet_prints_landscape_fitted_to_width_with_titles_and_wrapped_text(wb):
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.fitToWidth in (None, 1), ws.title  # 1 is the default, omitted in the file
+        # the Summary on one page (1, the default, is omitted in the file); the rest as tall as needed
+        tall = ws.page_setup.fitToHeight
+        assert (tall in (None, 1)) if ws.title == "Summary" else tall == 0, ws.title
+        assert ws.print_title_rows == "$1:$1", ws.title
+        assert ws.print_options.gridLines, ws.title
+        assert "&A" in ws.oddHeader.left.text and "Acme Corp" in ws.oddHeader.right.text, ws.title
+        assert "&P of &N" in ws.oddFooter.right.text, ws.title
+        # printed columns wrap; the columns after the print area stay on one line (rows are not sized for them)
+        printed = ws.max_column
+        if ws.print_area:
+            printed = column_index_from_string(ws.print_area.split(":")[-1].strip("$0123456789"))
+        for row in ws.iter_rows(min_row=1, max_row=min(ws.max_row, 5)):
+            for cell in row:
+                if cell.data_type == "s" and cell.value:
+                    assert bool(cell.alignment.wrap_text) == (cell.column <= printed), (ws.title, cell.coordinate)
+                    assert cell.alignment.vertical == "top", (ws.title, cell.coordinate)
+
+
+def test_wrapped_rows_get_their_height(tmp_path):
+    """LibreOffice does not grow a row for wrapped text (Excel does): the height is written, from the font's widths."""
+    long_reason = "the bucket has no default encryption configuration and accepts unencrypted uploads " * 3
+    not_printed = finding("wide-but-not-printed", Status.PASS, ("ENC-1",), reason="ok", evidence=())
+    extra = {**not_printed.additional, "remediation": "a long remediation text " * 20}
+    findings = [
+        finding("short", Status.PASS, ("ENC-1",), reason="ok", evidence=()),
+        finding("long", Status.FAIL, ("ENC-1",), reason=long_reason, evidence=()),
+        finding("lines", Status.FAIL, ("ENC-1",), reason="one\ntwo\nthree\nfour", evidence=()),
+        dataclasses.replace(not_printed, additional=extra),
+    ]
+    path = tmp_path / "wb.xlsx"
+    write_workbook(path, make_input(findings=findings))
+    ws = load_workbook(path)["ENC-1"]
+    rid = POPULATION_HEADERS.index("Resource ID") + 1
+    heights = {ws.cell(r, rid).value: ws.row_dimensions[r].height for r in range(2, ws.max_row + 1)}
+    assert heights["short"] is None  # one line: the default height
+    assert heights["lines"] == 60  # four lines of 15 pt
+    room = POPULATION_WIDTHS["Reason"] * 7 - 8
+    assert 15 * 3 <= heights["long"] <= 15 * (-(-len(long_reason) * 7 // room) + 1)
+    assert heights["wide-but-not-printed"] is None  # its long remediation is not printed: one line
+
+
+def test_population_sheets_print_the_reading_columns(wb):
+    for name in POPULATION_SHEETS:
+        ws = wb[name]
+        last = get_column_letter(POPULATION_HEADERS.index("Evidence file") + 1)
+        assert ws.print_area == f"'{name}'!$A$1:${last}${max(ws.max_row, 2)}", name
+    assert not wb["Summary"].print_area  # every column
 
 
 def test_no_formula_anywhere_in_the_package(written):
@@ -459,13 +526,14 @@ def test_empty_population_sheet_has_header_only(wb):
     ws = wb["EMPTY"]
     assert ws.max_row == 1
     assert [c.value for c in ws[1]] == list(POPULATION_HEADERS)
-    assert ws.auto_filter.ref == "A1:N1"
+    assert ws.auto_filter.ref == f"A1:{get_column_letter(len(POPULATION_HEADERS))}1"
 
 
 def test_population_status_conditional_formatting(wb):
     ws = wb["ENC-1"]
     ranges = {str(cf.sqref) for cf in ws.conditional_formatting}
-    assert ranges == {"H2:H6"}
+    status = get_column_letter(POPULATION_HEADERS.index("Status") + 1)
+    assert ranges == {f"{status}2:{status}6"}
     rules = [rule for cf in ws.conditional_formatting for rule in cf.rules]
     assert {rule.formula[0] for rule in rules} == {f'"{s}"' for s in Status}
 
@@ -655,6 +723,30 @@ def test_evidence_index(wb):
     assert all(r["Collected at"].is_date for r in cells_by_header(ws))
 
 
+def test_evidence_files_are_relative_hyperlinks_that_survive_zipping(written, wb):
+    """Each evidence file of the index links to the file beside the workbook: a relative, external
+    target with forward slashes (what Excel writes; Excel for Mac and LibreOffice resolve it), so the
+    link works wherever the run folder is unzipped; console links are absolute https URLs."""
+    cells = cells_by_header(wb["Evidence index"])
+    assert [c["File"].hyperlink.target for c in cells] == [EBS_FILE, S3_FILE]
+    sheet = wb.sheetnames.index("Evidence index") + 1
+    with zipfile.ZipFile(written) as z:
+        rels = z.read(f"xl/worksheets/_rels/sheet{sheet}.xml.rels").decode()
+        population_rels = z.read("xl/worksheets/_rels/sheet6.xml.rels").decode()  # ENC-1
+    for path in (EBS_FILE, S3_FILE):
+        assert f'Target="{path}" TargetMode="External"' in rels
+    assert "\\" not in rels and "file:" not in rels  # not absolute, not Windows-style
+    # a console URL's fragment is the hyperlink's location, as Excel stores it (the link opens url#location)
+    assert 'Target="https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1"' in population_rels
+    console = next(c["Console URL"] for c in cells_by_header(wb["ENC-1"]) if c["Resource ID"].value == "vol-pass")
+    link = console.hyperlink
+    assert (
+        f"{link.target}#{link.location}"
+        == console.value
+        == "https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#VolumeDetails:volumeId=vol-pass"
+    )
+
+
 # --- scale ----------------------------------------------------------------------------------------
 
 
@@ -677,7 +769,7 @@ def test_large_population_streams(tmp_path):
         xml = z.read(f"xl/worksheets/sheet{sheet_index}.xml").decode("utf-8")
     assert xml.count("<row ") == n + 1
     assert f'<row r="{n + 1}">' in xml and f"vol-{n - 1:06d}" in xml
-    assert f'<autoFilter ref="A1:N{n + 1}"' in xml
+    assert f'<autoFilter ref="A1:{get_column_letter(len(POPULATION_HEADERS))}{n + 1}"' in xml
     assert "<f>" not in xml
 
 
@@ -691,11 +783,10 @@ def test_population_past_the_row_limit_continues_on_next_sheet(tmp_path, monkeyp
     ids = [r["Resource ID"] for name in ("ENC-1", "ENC-1 (2)", "ENC-1 (3)") for r in table(wb[name])]
     assert ids == [f"vol-{i}" for i in range(130)]
     assert [wb[name].max_row for name in ("ENC-1", "ENC-1 (2)", "ENC-1 (3)")] == [60, 60, 13]
-    assert wb["ENC-1 (3)"].auto_filter.ref == "A1:N13"
-    assert wb["ENC-1 (2)"].freeze_panes == "A2"
+    assert wb["ENC-1 (3)"].auto_filter.ref == f"A1:{get_column_letter(len(POPULATION_HEADERS))}13"
+    assert wb["ENC-1 (2)"].freeze_panes == "D2"
     populations = {r["Control ID"]: r for r in table(wb["Populations"])}
     assert populations["ENC-1"]["Population sheet(s)"] == "ENC-1, ENC-1 (2), ENC-1 (3)"
-    assert populations["ENC-1"]["Rows on sheet(s)"] == 130
 
 
 # --- atomicity ------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from openpyxl import load_workbook
 
 from controls.model import ControlStatus, Status
 from reports.workbook import (
-    POPULATIONS_HEADERS,
     SUMMARY_HEADERS,
     ControlInfo,
     EvidenceFileInfo,
@@ -26,7 +25,7 @@ from reports.workbook import (
     population_counts,
     write_workbook,
 )
-from reports.workbook.model import NO_AUTOMATED_EVIDENCE
+from reports.workbook.model import DRIFT_HEADERS, NO_AUTOMATED_EVIDENCE
 from reports.workbook.overview import MANIFEST_NOTE
 from reports.workbook.styles import CONTROL_STATUS_COLORS
 from tests.unit.test_workbook import (
@@ -277,7 +276,7 @@ def test_drift_rows(wb):
     assert [r["Change"] for r in rows] == ["control status changed", "newly failing"]
     assert (rows[0]["Control IDs"], rows[0]["Was"], rows[0]["Now"]) == ("ENC-1", "effective", "deficient")
     assert rows[1]["Resource ID"] == "vol-fail" and rows[1]["Account"] == ACCOUNT
-    assert list(rows[0]) == list(DRIFT_ROWS[0])
+    assert list(rows[0]) == list(DRIFT_HEADERS)
 
 
 def test_note_rows_when_empty(bare):
@@ -327,40 +326,6 @@ def test_summary_population_counts_reconcile_with_the_sheets(wb):
         assert wb[sheets[row["Control ID"]]].max_row - 1 == enumerated, row["Control ID"]
     enc1 = summary[0]
     assert [enc1[h] for h in ("Enumerated", "Evaluated", "Excluded (n/a)", "Not assessed (error)")] == [5, 3, 1, 1]
-
-
-def test_populations_sheet_reconciles_each_control(wb):
-    ws = wb["Populations"]
-    rows = table(ws)
-    assert list(rows[0]) == list(POPULATIONS_HEADERS)
-    assert [r["Control ID"] for r in rows] == [r["Control ID"] for r in table(wb["Summary"])]
-    for row in rows:
-        assert row["Rows on sheet(s)"] == row["Enumerated"]
-        assert row["Enumerated"] == row["Evaluated"] + row["Excluded (n/a)"] + row["Not assessed (error)"]
-        assert row["Reconciled"] == "yes", row
-        for name in row["Population sheet(s)"].split(", "):
-            assert wb[name].max_row - 1 == row["Rows on sheet(s)"]
-    enc2 = rows[1]
-    assert (enc2["Rows on sheet(s)"], enc2["Evaluated"], enc2["Pass"], enc2["Fail"]) == (3, 2, 1, 1)
-    for cells, sheet in zip(cells_by_header(ws), POPULATION_SHEETS, strict=False):
-        assert cells["Control ID"].hyperlink.location == f"'{sheet}'!A1"
-        assert cells["Rows on sheet(s)"].data_type == "n"
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:K{len(rows) + 1}"
-
-
-def test_populations_sheet_flags_counts_that_do_not_match_the_rows(tmp_path):
-    data = make_input()
-    broken = [
-        result(r.control_id, r.title, r.status, r.criteria, **{**r.counts, "pass": 7}) if r.control_id == "ENC-1" else r
-        for r in data.control_results
-    ]
-    write_workbook(tmp_path / "wb.xlsx", make_input(control_results=broken))
-    rows = {r["Control ID"]: r for r in table(load_workbook(tmp_path / "wb.xlsx")["Populations"])}
-    assert rows["ENC-1"]["Reconciled"] == "no: 5 rows on the sheet(s) but 11 enumerated"
-    assert rows["ENC-2"]["Reconciled"] == "yes"
-
-
-# --- cover ----------------------------------------------------------------------------------------
 
 
 def test_cover_run_block(wb):
