@@ -38,6 +38,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_aws_collect.py
 	$(BIN)/python bench/bench_iam.py
+	$(BIN)/python bench/bench_identity_center.py
 	$(BIN)/python bench/bench_gcs.py
 	$(BIN)/python bench/bench_tls_scan.py --endpoints 50 --latency-ms 20
 	$(BIN)/python bench/bench_drift.py

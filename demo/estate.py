@@ -3,8 +3,8 @@
 seed_demo_estate() builds the AWS Organization (management, prod and staging
 accounts; us-east-1 and eu-west-1) with a deliberate mix of compliant and
 non-compliant resources for every check: the data stores (estate_storage), IAM
-identities (estate_iam) and encryption in transit (estate_tls), each seeded by its
-own module; this one composes them and says what the run must find.
+identities (estate_iam), IAM Identity Center (estate_sso) and encryption in transit
+(estate_tls), each seeded by its own module; this one composes them and says what the run must find.
 
 Everything goes through boto3 against ``endpoint_url``. Member accounts are
 entered the way the tool enters them, by assuming a role: moto maps the
@@ -23,6 +23,7 @@ from typing import Any
 from demo.estate_data_services import seed_data_services
 from demo.estate_data_stores import seed_data_tier_estate
 from demo.estate_iam import seed_iam_identities
+from demo.estate_sso import seed_identity_center
 from demo.estate_storage import Ledger, seed_dynamodb, seed_ebs, seed_kms, seed_rds, seed_s3
 from demo.estate_tls import seed_tls_estate
 from demo.seeding import MANAGEMENT_ACCOUNT, REGIONS, ROLE_NAME, Account, member_session, seed_iam, seed_organization
@@ -49,6 +50,8 @@ class DemoEstate:
     dynamodb_key_types   {table: "AWS_OWNED" | "CUSTOMER_MANAGED"}
     hostile_text         seeded strings that must show in the workbook as text, never as formulas
     probe_bucket         a prod bucket whose name no other bucket contains (for fault injection)
+    identity_center      where Identity Center is administered (account, region) and what was seeded in it
+                         (instance ARN, identity store, permission set ARNs, user and group ids)
     """
 
     organization: str
@@ -80,6 +83,7 @@ def seed_demo_estate(endpoint_url: str) -> DemoEstate:
         seed_dynamodb(acct, ledger, keys)
     expected = ledger.expected()
     merge_expected(expected, seed_iam_identities(endpoint_url, accounts))
+    merge_expected(expected, seed_identity_center(endpoint_url, accounts))
     merge_expected(expected, seed_tls_estate(endpoint_url, accounts))
     merge_expected(
         expected, seed_data_services(endpoint_url, accounts, functools.partial(member_session, endpoint_url))

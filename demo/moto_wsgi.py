@@ -8,8 +8,9 @@ raises the usual ClientError and its retry modes treat throttling as they would 
 Gaps in moto 5.2 that the layer covers: ec2:GetEbsDefaultKmsKeyId is answered from moto's
 EC2 backend (alias/aws/ebs unless a default key was set); account:ListRegions is answered from
 moto's EC2 region list (opt-in-not-required regions ENABLED_BY_DEFAULT, the others DISABLED);
-any other operation moto lacks answers a 501 "NotImplemented" in the protocol's format instead
-of an HTML 500 that botocore would retry.
+identitystore:ListUsers gains the UserStatus moto never stores (_REWRITES); any other operation
+moto lacks answers a 501 "NotImplemented" in the protocol's format instead of an HTML 500 that
+botocore would retry.
 
 Separate from emulators.py (the server's lifecycle, environment and fault list) because this is
 the part that speaks AWS's wire protocols; the emulator it serves is anything with a latency
@@ -249,6 +250,22 @@ def _list_regions(environ: dict[str, Any]) -> bytes:
 # Operations moto does not implement that the collectors call: (service, operation) -> answer.
 _SHIMS = {("ec2", "GetEbsDefaultKmsKeyId"): _get_ebs_default_kms_key_id, ("account", "ListRegions"): _list_regions}
 _SHIM_TYPES = {"account": "application/json"}
+
+DISABLED_USER_TYPE = "disabled"  # demo.estate_sso creates disabled users with this UserType
+
+
+def _with_user_status(body: bytes) -> bytes:
+    """identitystore:ListUsers with UserStatus, which moto 5.2 never stores (AWS sets it from the console or
+    SCIM, not CreateUser): DISABLED for users created with UserType "disabled", ENABLED otherwise."""
+    answer = json.loads(body or b"{}")
+    for user in answer.get("Users") or []:
+        disabled = str(user.get("UserType") or "").lower() == DISABLED_USER_TYPE
+        user.setdefault("UserStatus", "DISABLED" if disabled else "ENABLED")
+    return json.dumps(answer).encode()
+
+
+# Answers of moto's that lack a field AWS returns: (service, operation) -> rewrite of a 200 body.
+_REWRITES = {("identitystore", "ListUsers"): _with_user_status}
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 501: "Not Implemented"}
 
 
@@ -295,7 +312,10 @@ class FaultWrapper:
             content_type = _SHIM_TYPES.get(info.service, "text/xml")
             start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(payload)))])
             return [payload]
+        rewrite = _REWRITES.get((info.service, info.operation))
         try:
+            if rewrite is not None:
+                return _rewritten(self.app, environ, start_response, rewrite)
             return self.app(environ, start_response)
         except NotImplementedError as exc:
             # moto raises this for operations it lacks; werkzeug would answer an HTML 500, which botocore
@@ -303,6 +323,22 @@ class FaultWrapper:
             log.warning("moto does not implement %s: %s", info.operation, exc)
             missing = FaultRule(info.operation, code="NotImplemented", status=501, message=f"moto: {exc}")
             return _answer_error(environ, start_response, info.protocol, missing)
+
+
+def _rewritten(app: Any, environ: dict[str, Any], start_response: Any, rewrite: Any) -> list[bytes]:
+    """Call moto, then rewrite a 200 answer's body (errors pass through unchanged)."""
+    got: dict[str, Any] = {}
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        got.update(status=status, headers=headers)
+        return lambda data: None
+
+    body = b"".join(app(environ, capture))
+    if got["status"].startswith("200"):
+        body = rewrite(body)
+    headers = [(k, v) for k, v in got["headers"] if k.lower() != "content-length"]
+    start_response(got["status"], [*headers, ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _haystack(environ: dict[str, Any], body: bytes) -> str:

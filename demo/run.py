@@ -1,10 +1,13 @@
 """`soc2-evidence demo`: the real flow, end to end, on an embedded estate.
 
 Starts moto's server on 127.0.0.1, seeds Dexo.chat's AWS organization
-(management, prod and staging accounts, resources in two regions), writes the
-config a real user would write (Organizations discovery, an assumed role per
-account, every enabled region examined but two excluded with their reasons)
-and runs the same flow as `soc2-evidence run`. No cloud account, no network.
+(management, prod and staging accounts, resources in two regions, every enabled region
+examined but those excluded with their reasons, IAM Identity Center),
+gcp-storage-emulator and the fake Resource Manager / IAM APIs
+(demo.gcp_iam_fake: no emulator exists for them) for its GCP projects, writes
+the config a real user would write (Organizations discovery, an assumed role
+per account, aws.identity_center) and runs the same flow as
+`soc2-evidence run`, then issues an access review. No cloud account, no network.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import yaml
 from demo.emulators import MotoEmulator
 from demo.estate import DemoEstate, seed_demo_estate
 from demo.estate_data_services import DEMO_THRESHOLDS as DATA_TIER_DEMO_THRESHOLDS
+from demo.estate_gcp_iam import seed_gcp_iam
+from demo.estate_sso import DEMO_THRESHOLDS as SSO_DEMO_THRESHOLDS
+from demo.gcp_iam_fake import FakeGcpIam
 from demo.gcs_emulator import DEMO_THRESHOLDS as GCS_DEMO_THRESHOLDS
 from demo.gcs_emulator import GcsEmulator, seed_gcp_estate
 from demo.tls_servers import DemoEndpoints, start_demo_endpoints
@@ -109,7 +115,10 @@ def demo_config(
         },
         "output": str(output.resolve()),
     }
-    config["thresholds"] = dict(DATA_TIER_DEMO_THRESHOLDS)
+    identity_center = estate.expected.get("identity_center")
+    if identity_center:  # read Identity Center where Dexo.chat administers it
+        config["aws"]["identity_center"] = {"account": identity_center["account"], "region": identity_center["region"]}
+    config["thresholds"] = {**DATA_TIER_DEMO_THRESHOLDS, **SSO_DEMO_THRESHOLDS}
     if gcp_projects:
         config["gcp"] = {"projects": list(gcp_projects)}
         config["thresholds"].update(GCS_DEMO_THRESHOLDS)
@@ -160,16 +169,20 @@ def run_demo(
         moto.use_env(),
         GcsEmulator() as gcs,
         gcs.use_env(),
+        FakeGcpIam() as gcp_iam,
+        gcp_iam.use_env(),
         start_demo_endpoints(output / "demo-ca") as endpoints,
     ):
         estate = seed_demo_estate(moto.endpoint_url)
         seed_gcp_estate(gcs.endpoint)
+        seed_gcp_iam(gcp_iam)
         config_path = write_demo_config(estate, output, endpoints, gcp_projects=GCP_PROJECTS, all_regions=all_regions)
         print(
             f"Demo estate: {estate.organization} on moto at {moto.endpoint_url}; accounts "
             + ", ".join(f"{name} {aid}" for name, aid in estate.accounts.items())
         )
         print(f"GCP projects: {', '.join(GCP_PROJECTS)} on gcp-storage-emulator at {gcs.endpoint}")
+        print(f"GCP IAM: the demo's fake Resource Manager / IAM APIs at {gcp_iam.endpoint}")
         print("TLS endpoints: " + ", ".join(t.label for t in endpoints.targets) + " (on 127.0.0.1, demo CA)")
         print(f"Config: {config_path}\n")
         outcome = run_evidence(config_path, concurrency=concurrency)

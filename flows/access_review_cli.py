@@ -21,22 +21,21 @@ def _as_of(text: str) -> date:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from flows.access_review import AccessReviewError, start
+    from flows.access_review import AccessReviewError, describe_population, start
 
     cfg = load_inputs(args.config)
     try:
         out = start(cfg, as_of=args.as_of, output=Path(args.output) if args.output else None)
     except AccessReviewError as exc:
         raise BadInput(str(exc)) from None
-    from collections import Counter
-
-    kinds = Counter(p.principal_type for p in out.principals)
-    described = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    described, warnings = describe_population(out)
     print(
         f"Access review {out.review_id} issued: {len(out.principals)} principals ({described}) in "
         f"{len(out.review['accounts'])} AWS account(s) and {len(out.review.get('projects', []))} GCP project(s), "
         f"as of {out.review['as_of']}"
     )
+    for line in warnings:
+        print(line)
     print(f"Workbook:   {out.workbook}")
     print(f"  sha256    {out.review['workbook']['sha256']}")
     print(f"Population: {out.review_dir / 'population.json'}")

@@ -17,9 +17,9 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from flows import access_review_cli, catalog_cli, period_cli, run_cli, schedule_cli, stored_runs_cli
+from flows import access_review_cli, catalog_cli, interrupt, period_cli, run_cli, schedule_cli, stored_runs_cli
 from flows.cli_common import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, BadInput
 from flows.prefect_env import apply_prefect_defaults
 
@@ -28,15 +28,50 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="soc2-evidence", description="Collect SOC 2 evidence and write the audit workbook."
     )
-    p.add_argument("--verbose", action="store_true", help="show Prefect's task logs")
-    p.add_argument("--debug", action="store_true", help="print tracebacks of internal errors")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _global_options(p, default=False)
     sub = p.add_subparsers(dest="command", required=True)
     for module in (run_cli, catalog_cli, stored_runs_cli, period_cli, access_review_cli, schedule_cli):
         module.register(sub)
+    for parser in _subcommands(p):  # `soc2-evidence run --debug ...` as well as `soc2-evidence --debug run ...`
+        _global_options(parser, default=argparse.SUPPRESS)
     return p
 
 
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """--verbose and --debug; on a subcommand their default is SUPPRESS, so an option given
+    before the subcommand is not reset by the subcommand's parser."""
+    parser.add_argument("--verbose", action="store_true", default=default, help="show Prefect's logs")
+    parser.add_argument("--debug", action="store_true", default=default, help="print tracebacks of internal errors")
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every subcommand's parser, nested ones included (access-review start, ...)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                yield child
+                yield from _subcommands(child)
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("soc2-evidence")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    restore = interrupt.install()  # first: Ctrl-C at any moment exits 130 at once, leaving nothing behind
+    try:
+        return _main(argv)
+    finally:
+        restore()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     apply_prefect_defaults(verbose=args.verbose)

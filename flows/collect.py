@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.aws.base import AssumeRoleError, AwsFetchContext, AwsTuning, classify_error, session_for
+from collectors.aws.sso import IdentityCenterScope
 from collectors.endpoint.base import EndpointFetchContext, EndpointTarget, TlsTuning
 from collectors.endpoint.base import classify_error as classify_endpoint_error
 from collectors.evidence import ApiCall, ApiError, EvidenceBundle, Recorder, Scope
@@ -178,6 +179,7 @@ class Target:
     role_arn: str | None = None
     endpoint: tuple[str, int, str | None, str | None] | None = None
     reviews_dir: str | None = None  # access-review collectors: where the reviews are kept
+    identity_center: IdentityCenterScope | None = None  # aws.sso: regions and accounts it covers
 
 
 class AccessReviewsNotConfigured(Exception):
@@ -216,7 +218,9 @@ def open_context(
     if spec.provider == "aws":
         session = session_for(target.role_arn, tunings.aws)
         rec = Recorder(scope, spec.operations, classify_error)
-        return AwsFetchContext(session, scope.account, scope.region, rec, tunings.aws), rec
+        ctx = AwsFetchContext(session, scope.account, scope.region, rec, tunings.aws)
+        ctx.identity_center = target.identity_center
+        return ctx, rec
     if spec.provider == "gcp":
         rec = Recorder(scope, spec.operations, classify_gcp_error)
         return GcpFetchContext(scope.account, rec, tunings.gcp), rec

@@ -93,6 +93,17 @@ def _stored_findings(stored_bytes: bytes, differences: list[str]) -> dict[tuple[
     return stored
 
 
+def _checks_that_ran(manifest: dict[str, Any], catalog: Any) -> set[str]:
+    """The checks the run evaluated: a newer tool version registers more checks on the same
+    collectors (e.g. RDS snapshots on aws.rds), and re-evaluating last year's run must not invent
+    findings it never had. The manifest lists them (`checks`); runs written before that field
+    existed ran exactly the checks of their stored catalog (every built-in check was mapped)."""
+    listed = manifest.get("checks")
+    if listed is not None:
+        return set(listed)
+    return {check_id for control in catalog.controls for check_id in control.checks}
+
+
 def _reevaluate(run_dir: Path, manifest: dict[str, Any]) -> Reevaluation:
     run_id = manifest["run_id"]
     evaluated_at = manifest["evaluated_at"]
@@ -125,10 +136,12 @@ def _reevaluate(run_dir: Path, manifest: dict[str, Any]) -> Reevaluation:
     )
 
     known = collectors()
+    ran = _checks_that_ran(manifest, catalog)
     results = []
     for scope, bundle in sorted(bundles.items(), key=lambda kv: (kv[0].account, kv[0].region, kv[0].collector)):
         if scope.collector in known:
-            results += evaluate_bundle(bundle, checks_for(scope.collector), thresholds, as_of)
+            evaluated = [c for c in checks_for(scope.collector) if c.spec.id in ran]
+            results += evaluate_bundle(bundle, evaluated, thresholds, as_of)
     results += [Finding.from_json(x).result for x in manifest.get("collection_errors", [])]
     stored_exceptions = manifest.get("exceptions")
     if stored_exceptions:

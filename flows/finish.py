@@ -27,7 +27,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from collectors.aws.base import AwsTuning
 from collectors.endpoint.discovery import DiscoveredEndpoint
 from collectors.listings import LISTINGS, ListedPopulation, listed_populations
-from collectors.registry import specs
+from collectors.registry import checks, specs
 from controls import CheckResult, CheckSpec, ControlResult, Finding
 from controls.additional import additional_fields
 from controls.catalog import Catalog
@@ -249,6 +249,7 @@ def finish_run(
         "status": "completed",
         **assessment_fields(outcomes),  # "partial" when an account/project/endpoint was not assessed
         "findings_schema": FINDINGS_SCHEMA,
+        "checks": sorted(checks()),  # what `evaluate` re-runs, whatever a later version registers
         "endpoints": endpoints,
         "organization": cfg.organization,
         "period": {"start": cfg.period.start.isoformat(), "end": cfg.period.end.isoformat()},

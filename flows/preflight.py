@@ -15,7 +15,7 @@ fails (exit 2, one message naming what to fix):
   (sts:GetCallerIdentity) - a missing or wrong profile, no credentials at all or rejected
   keys fail; then every account is entered (assume its role, GetCallerIdentity there) in
   parallel. An account that cannot be entered among good ones is a warning; when none
-  can, the run fails.
+  can, the run fails. aws.identity_center naming an account out of scope is a warning.
 - GCP, when projects are configured: Application Default Credentials resolve (the storage
   emulator, STORAGE_EMULATOR_HOST, needs none).
 """
@@ -148,6 +148,11 @@ def check_aws(cfg: AppConfig, result: Preflight) -> None:
             result.problems.append(f"{text}: no AWS account to assess; grant the permission or list accounts")
             return
         result.warnings.append(f"{text}; the run assesses the configured accounts only and will exit 3")
+    from flows.identity_center import not_in_scope
+
+    outside = not_in_scope(cfg, targets)
+    if outside is not None and outside.error is not None:
+        result.warnings.append(f"{outside.error.message}; its Identity Center checks will be `error` (exit 3)")
     clear_credentials_cache()  # a role whose trust was revoked must show now, not hide behind cached credentials
     failed = unassumable_accounts(targets)
     clear_credentials_cache()  # and the run enters every account afresh

@@ -41,8 +41,14 @@ from flows.collect import (
     write_bundle,
 )
 from flows.config import AppConfig, Endpoint, load_config
+from flows.console import showing
 from flows.finish import RunOutcome, finish_run
 from flows.gcp_projects import resolve_projects
+from flows.identity_center import COLLECTOR as SSO_COLLECTOR
+from flows.identity_center import identity_center_plan, not_in_scope
+from flows.interrupt import reclaim_sigterm, track_run
+from flows.prefect_ui import name_flow_run, progress_artifact
+from flows.progress import RunProgress
 from flows.regions import SCOPE_COLLECTOR, plan_regions
 from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
@@ -193,6 +199,7 @@ def execute_run(
     concurrency: int | None = None,
     accounts: list[str] | None = None,
 ) -> RunOutcome:
+    reclaim_sigterm()  # Prefect's engine swapped in its own (slow, graceful) SIGTERM handler
     logger = get_run_logger()
     location = parse_location(str(output)) if output else cfg.output_location
     locker = open_locker(location)
@@ -224,13 +231,16 @@ def _run_staged(
 ) -> RunOutcome:
     # the task runner is opened here, not taken from the flow's decorator, so a
     # run started by a deployment or `serve` honours orchestration: too
+    progress = RunProgress()  # shown by the CLI (flows.console) and in the Prefect UI
     # one run at a time on the output (a lock file; RunLocked when another run holds it)
     with (
         locker.stage(keep=keep) as out,
         locker.run_lock(accounts),
         task_runner_for(cfg.orchestration, workers) as runner,
+        showing(progress),
+        progress_artifact(progress),
     ):
-        return _execute_in(cfg, out.resolve(), locker, runner, concurrency, accounts, logger)
+        return _execute_in(cfg, out.resolve(), locker, runner, concurrency, accounts, logger, progress)
 
 
 def _execute_in(
@@ -241,6 +251,7 @@ def _execute_in(
     concurrency: int | None,
     accounts: list[str] | None,
     logger: Any,
+    progress: RunProgress,
 ) -> RunOutcome:
     all_checks = checks()
     catalog = load_catalog(cfg.catalog, set(all_checks))
@@ -254,6 +265,9 @@ def _execute_in(
     if (baseline := drift_baseline(previous)) and locker.location.is_remote:
         locker.fetch_run(baseline.run_id, baseline.path, DRIFT_FILES)
     writer = RunWriter.create(out_dir, run_id)
+    track_run(writer.path)  # Ctrl-C: marked interrupted, temporary files swept
+    progress.run_id = run_id
+    name_flow_run(run_id)
     tunings, workers = tunings_for(cfg, concurrency)
     tuning = tunings.aws
     clear_credentials_cache()
@@ -272,6 +286,7 @@ def _execute_in(
             "tunings": tunings,
         }
         fut = runner.submit(collect_task, params)
+        progress.watch(fut)
         pending.append((scope, fut))
 
     # GCP projects and TLS endpoints need no account identification: start them first
@@ -336,6 +351,10 @@ def _execute_in(
         tuning=tuning,
     )
     outcomes += scope_outcomes
+    sso_plan = identity_center_plan(cfg, targets, {t.id: plans[t.id].examined for t in targets})
+    if accounts is None and (bad := not_in_scope(cfg, targets)) is not None and cfg.aws.identity_center:
+        where = Scope("aws", cfg.aws.identity_center.account, GLOBAL_REGION, SSO_COLLECTOR)
+        outcomes.append(unreachable_outcome(where, bad))
     for t in targets:
         ident = identities[t.id]
         callers[t.id] = ident.arn or f"error: {ident.call.error.code}: {ident.call.error.message}"  # type: ignore[union-attr]
@@ -344,6 +363,7 @@ def _execute_in(
         bundle.add(ident.call)
         evidence_files += write_bundle(bundle, writer)
         api_calls += 1
+        progress.add_calls(1, errors=0 if ident.ok else 1)
         ident_ref = bundle.ref(ident.call.service, ident.call.operation)
         # an account that cannot be entered: every regional check is `error` in its configured regions, or in
         # region "*" when its regions were to be discovered (never a silent gap), and aws.scope too
@@ -353,11 +373,14 @@ def _execute_in(
             ("access_review", _scopes_for("access_review")),
         ):
             for cid, region in scopes:
+                if cid == SSO_COLLECTOR and t.id not in sso_plan:
+                    continue  # Identity Center is read from the account that administers it
                 if not ident.ok:
                     outcomes.append(unreachable_outcome(Scope(provider, t.id, region, cid), ident.call, ident_ref))
                     continue
                 reviews = str(reviews_root) if provider == "access_review" and reviews_root else None
-                submit(Target(provider, t.id, role_arn=t.role_arn, reviews_dir=reviews), region, cid)
+                target = Target(provider, t.id, t.role_arn, reviews_dir=reviews, identity_center=sso_plan.get(t.id))
+                submit(target, region, cid)
     outcomes += _gather(pending)
     discovered: list[DiscoveredEndpoint] = []
     if cfg.endpoints.discover and accounts is None:
@@ -373,6 +396,7 @@ def _execute_in(
         outcomes += _gather(pending)
 
     # findings, drift, the run's files and manifest, upload, event, artifacts
+    progress.set_phase("writing findings and the workbook")
     return finish_run(
         cfg,
         locker=locker,

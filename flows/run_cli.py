@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from flows import console
 from flows.cli_common import EXIT_OK, BadInput, add_fail_on, fail_on_exit, load_inputs, print_drift
 from flows.gcp_projects import discovery_lines
+from flows.local_api import LocalApi
 from flows.regions import summary_lines
 
 
@@ -53,19 +55,22 @@ def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    cfg = load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
-    from flows.assessment import run_exit_code
-    from flows.preflight import preflight_or_exit
-    from flows.run import run_evidence
-    from reports.locker import RunLocked
+    with LocalApi() as api:  # Prefect's API server, owned by this process (starts while we load)
+        cfg = load_inputs(args.config)  # bad config or catalog: exit 2 before anything starts
+        from flows.assessment import run_exit_code
+        from flows.preflight import preflight_or_exit
+        from flows.run import run_evidence
+        from reports.locker import RunLocked
 
-    preflight_or_exit(cfg, args.output)  # credentials, accounts, output: exit 2 in seconds, one message
-    try:
-        outcome = run_evidence(
-            args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency
-        )
-    except RunLocked as exc:  # another run took the output after preflight
-        raise BadInput(str(exc)) from None
+        preflight_or_exit(cfg, args.output)  # credentials, accounts, output: exit 2 in seconds, one message
+        console.enable(verbose=args.verbose)  # progress display; warnings as plain lines
+        with api.serving():
+            try:
+                outcome = run_evidence(
+                    args.config, output=Path(args.output) if args.output else None, concurrency=args.concurrency
+                )
+            except RunLocked as exc:  # another run took the output after preflight
+                raise BadInput(str(exc)) from None
     print_summary(outcome)
     if outcome.drift is not None:
         print()
@@ -78,14 +83,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from demo.run import run_demo
+    from flows.access_review import describe_population
 
-    outcome, review = run_demo(Path(args.output), concurrency=args.concurrency, all_regions=args.all_regions)
+    console.enable(verbose=args.verbose)
+    with LocalApi() as api, api.serving():
+        outcome, review = run_demo(Path(args.output), concurrency=args.concurrency, all_regions=args.all_regions)
     print_summary(outcome)
+    described, warnings = describe_population(review)
     print(
-        f"\nAccess review {review.review_id} issued: {len(review.principals)} principals to decide in\n"
+        f"\nAccess review {review.review_id} issued: {len(review.principals)} principals to decide ({described}) in\n"
         f"  {review.workbook}\n"
         "  (fill Decision, Reviewer, Reviewed on, Justification; then: soc2-evidence access-review complete FILE)"
     )
+    for line in warnings:
+        print(line)
     print_demo_period(Path(args.output))
     return EXIT_OK
 

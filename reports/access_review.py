@@ -1,33 +1,28 @@
 """The access-review workbook: write it for reviewers, read it back, validate it.
 
-Pure of cloud APIs: it takes a list of :class:`Principal` rows (built by
-flows.access_review from recorded IAM evidence) and the stored population.
-
-The workbook has one sheet "Access review", one row per principal per account:
+Pure of cloud APIs: it takes a list of :class:`Principal` rows (built by flows.access_review from recorded
+IAM evidence) and the stored population. The workbook has one sheet "Access review", one row per principal
+per account:
 
 - the population columns (COLUMNS) are LOCKED: the sheet is protected;
-- the four decision columns (DECISION_COLUMNS) are unlocked: "Decision" is a
-  drop-down (Keep, Revoke, Modify), "Reviewed on" accepts a date;
-- two hidden columns carry the stable row key (account + principal ARN) and a
-  SHA-256 of the row's population columns, so an edit outside the decision
-  columns is detectable;
-- a very hidden sheet "review" carries the review id, the organization, as_of
-  and the population's SHA-256.
+- the four decision columns (DECISION_COLUMNS) are unlocked: "Decision" is a drop-down (Keep, Revoke,
+  Modify), "Reviewed on" accepts a date;
+- two hidden columns carry the stable row key (account + principal ARN) and a SHA-256 of the row's
+  population columns, so an edit outside the decision columns is detectable;
+- a very hidden sheet "review" carries the review id, the organization, as_of, the population's SHA-256
+  and whether the population is complete; an incomplete one opens on a "Population gaps" sheet
+  (reports.access_review_gaps).
 
-Validation never trusts the workbook's own hidden data: the rows read back are
-compared with the population stored when the review was issued
-(population.json), so an added, removed or edited row is reported by row key
-and column even if the hidden columns were edited too.
+Validation never trusts the workbook's own hidden data: the rows read back are compared with the
+population stored when the review was issued (population.json), so an added, removed or edited row is
+reported by row key and column even if the hidden columns were edited too. Every cell from cloud data is
+text (reports.cells.text_cell), never a formula.
 
-Every cell from cloud data is text (reports.cells.text_cell), never a formula.
-
-Self-review rule (a reviewer deciding on their own access): the reviewer and
-the principal's identifiers (IAM user / role name, and the e-mail tag when the
-user has one) are each reduced to tokens: the whole text and, for an e-mail
-address, its local part (before "@"), case-folded with every character that is
-not a letter or digit removed. Any shared token of at least 3 characters is a
-self-review, so "Maya Admin", "maya.admin@dexo.chat" and "MAYA_ADMIN" all match
-the user "maya.admin".
+Self-review rule (a reviewer deciding on their own access): the reviewer and the principal's identifiers
+(IAM user / role name, and the e-mail tag when the user has one) are each reduced to tokens: the whole
+text and, for an e-mail address, its local part (before "@"), case-folded with every character that is
+not a letter or digit removed. Any shared token of at least 3 characters is a self-review, so "Maya
+Admin", "maya.admin@dexo.chat" and "MAYA_ADMIN" all match the user "maya.admin".
 """
 
 from __future__ import annotations
@@ -47,6 +42,7 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from reports.access_review_gaps import add_gaps_sheet
 from reports.cells import DATE_FORMAT, clean_text, text_cell
 
 FORMAT = "soc2-evidence access review v1"
@@ -154,6 +150,7 @@ def write_workbook(
     as_of: str,
     population_sha256: str,
     reviews_dir: str = "",
+    gaps: Sequence[str] = (),
 ) -> None:
     """Write the reviewer workbook (to a path or a buffer); see the module doc."""
     wb = Workbook()
@@ -219,10 +216,12 @@ def write_workbook(
         ("population_sha256", population_sha256),
         ("reviews_dir", reviews_dir),
         ("rows", str(len(principals))),
+        ("population_complete", "no" if gaps else "yes"),
     ):
         meta.append([name, text_cell(meta, value)])
     meta.sheet_state = "veryHidden"
     meta.protection.sheet = True
+    add_gaps_sheet(wb, gaps)
     wb.save(path)
 
 

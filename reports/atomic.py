@@ -1,27 +1,27 @@
 """Atomic file writes: a killed run never leaves a half-written file behind.
 
 Write to a temporary file in the same directory, fsync, then rename over
-the target (rename is atomic on POSIX within one filesystem).
+the target (rename is atomic on POSIX within one filesystem). The temporary
+file is registered (reports.tempfiles) so Ctrl-C removes it too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+from reports import tempfiles
 
 
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path next to `target`; rename it into place on success."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = tempfiles.new_file(target)
     try:
         yield tmp_path
         with open(tmp_path, "rb") as fh:
@@ -30,6 +30,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+    finally:
+        tempfiles.release(tmp_path)
 
 
 def write_bytes(target: Path, data: bytes) -> str:

@@ -25,6 +25,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from reports.interrupted import describe as describe_interrupted
 from reports.store import CONTROLS, MANIFEST, ManifestError, completed_runs, is_partial, read_manifest
 
 CONTROL_STATUSES = ("effective", "deficient", "incomplete", "no_evidence")
@@ -266,7 +267,7 @@ def incomplete_runs(output: Path, complete: set[str]) -> list[IncompleteRun]:
             continue
         mpath = child / MANIFEST
         if not mpath.is_file():
-            reason = "no manifest.json (killed or crashed before the end)"
+            reason = describe_interrupted(child) or "no manifest.json (killed or crashed before the end)"
         else:
             try:
                 status = read_manifest(child).get("status")

@@ -43,10 +43,10 @@ from typing import Any
 import yaml
 from xlsxwriter import Workbook
 
+from controls.additional import finding_id
 from controls.catalog import CatalogModel, ControlModel
 from reports.atomic import atomic_path, write_bytes
 from reports.drift import parse_finding_line
-from reports.period.scan import finding_id
 from reports.store import FINDINGS, RunInfo, canonical_json, safe_component
 from reports.workbook.styles import AUTO, XLSX_OPTIONS, Column, Formats, table_columns
 from reports.workbook.table import TableWriter, discard_sheet_buffers
@@ -64,6 +64,9 @@ SAMPLE_SIZES: dict[str, int] = {
 }
 SIZE_TABLE = "annual 1, quarterly 2, monthly 2, weekly 5, daily 25, many times a day 25"
 ITEM_FIELDS = ("run_id", "check_id", "account", "region", "resource_type", "resource_id", "status")
+
+# the fields controls.additional.finding_id hashes, in its order
+FINDING_KEY = ("check_id", "account", "region", "resource_type", "resource_id")
 
 
 class SampleError(ValueError):
@@ -254,7 +257,9 @@ def write_sample_files(sample: Sample, out_dir: Path, organization: str) -> tupl
                         n,
                         it.draw,
                         *it.fields().values(),
-                        finding_id(*(it.fields()[k] for k in ("check_id", "account", "region", "resource_id"))),
+                        finding_id(
+                            *(it.fields()[k] for k in ("check_id", "account", "region", "resource_type", "resource_id"))
+                        ),
                         it.finding.get("reason", ""),
                         "; ".join(f"{e.get('path')} ({e.get('sha256')})" for e in it.finding.get("evidence", [])),
                     )

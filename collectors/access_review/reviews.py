@@ -13,12 +13,16 @@ Fetch (recorded like any API answer, so `evaluate RUN` re-derives the same resul
   {"review": review.json, "review_sha256", "completed": completed.json or null, "completed_sha256"};
 - only when the latest completed review marks a principal of the account Revoke: "iam"
   "GetAccountAuthorizationDetails" with Filter [User, Role], paginated (MaxItems 1000): one call per
-  1000 users + roles, instead of one GetUser / GetRole per revoked principal; zero calls otherwise.
+  1000 users + roles, instead of one GetUser / GetRole per revoked principal; zero calls otherwise;
+- only when it marks IAM Identity Center access paths administered from this account Revoke: the
+  sso-admin / identitystore listings that tell whether each path is gone (sso_revocations.py).
 
 Checks: access_review.completed_recently (a review covering the account completed within max_age_days of
-as_of) and access_review.revocations_done (every principal of the account marked Revoke in the latest
-completed review is gone from IAM within grace_days of its completion). Reviews completed after as_of are
-ignored (re-evaluation of an old run gives the same result).
+as_of; a review whose population was stated incomplete is `error`, never a pass) and
+access_review.revocations_done (every principal of the account marked Revoke in the latest completed review
+is gone from IAM, and every revoked Identity Center path gone from Identity Center, within grace_days of
+its completion). Reviews completed after as_of are ignored (re-evaluation of an old run gives the same
+result).
 """
 
 from __future__ import annotations
@@ -30,16 +34,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from collectors.access_review import sso_revocations
 from collectors.aws import iam
 from collectors.evidence import ApiCall, ApiError, EvidenceBundle
 from collectors.registry import CheckContext, CollectorSpec, FetchContext, check, register_collector
-from controls import CheckResult, Severity
+from controls import CheckResult, Severity, Status
 
 SERVICE = "soc2-evidence"
 LIST = "ListAccessReviews"
 READ = "ReadAccessReview"
 PRESENCE_FILTER = ["User", "Role"]
-OPERATIONS = {"iam:GetAccountAuthorizationDetails": "iam:GetAccountAuthorizationDetails"}
+OPERATIONS = {"iam:GetAccountAuthorizationDetails": "iam:GetAccountAuthorizationDetails", **sso_revocations.OPERATIONS}
 ACCOUNT_TYPE = "AWS::::Account"
 TYPES = {"IAM user": "AWS::IAM::User", "IAM role": "AWS::IAM::Role"}
 
@@ -95,6 +100,8 @@ def fetch(ctx: FetchContext) -> None:
         when = _when((done or {}).get("completed_at"))
         if done and when and (latest is None or when > latest[0]):
             latest = (when, done)
+    if latest and (paths := sso_revocations.revoked_paths(latest[1], account)):
+        sso_revocations.fetch(ctx, rec, [p["path"] for p in paths])
     if latest and _revoked(latest[1], account):
         client = ctx.client("iam")
         iam._pages(
@@ -123,8 +130,12 @@ register_collector(
 
 
 def _revoked(completed: Mapping[str, Any], account: str) -> list[dict[str, Any]]:
+    """The IAM users and roles of the account marked Revoke (Identity Center rows name the account their access
+    reaches too, but they are verified where Identity Center is administered: sso_revocations)."""
     return [
-        d for d in completed.get("decisions") or [] if d.get("decision") == "Revoke" and d.get("account") == account
+        d
+        for d in completed.get("decisions") or []
+        if d.get("decision") == "Revoke" and d.get("account") == account and d.get("principal_type") in TYPES
     ]
 
 
@@ -198,6 +209,17 @@ def completed_recently(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[Ch
         age = int((ctx.as_of - last["completed_at"]).total_seconds() // 86400)
         observed.update(completed_at=last["completed"]["completed_at"], days_since_completed=age)
         if age <= max_days:
+            gaps = list(last["review"].get("gaps") or [])
+            if last["review"].get("population_complete") is False:  # never a pass on a partial population
+                observed.update(population_complete=False, gaps=gaps, error_code="IncompletePopulation")
+                reason = (
+                    f"not assessed: access review {last['id']} completed {age} days ago, but its population was "
+                    f"incomplete ({len(gaps)} gap(s), e.g. {gaps[0] if gaps else 'unknown'})"
+                )
+                yield ctx.result(
+                    Status.ERROR, account, evidence=ev, expected=expected, observed=observed, reason=reason
+                )
+                return
             reason = f"access review {last['id']} completed {age} days ago"
             yield ctx.passed(account, evidence=ev, expected=expected, observed=observed, reason=reason)
             return
@@ -221,14 +243,18 @@ def completed_recently(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[Ch
     collector="access_review.reviews",
     title="Access revoked in a review is removed",
     description="Every IAM user or role of the account marked Revoke in the latest completed access review "
-    "no longer exists (not in GetAccountAuthorizationDetails, Filter User + Role) once grace_days have passed "
-    "since the review's completion; within the grace period a principal still present passes with the due "
-    "date. One result per revoked principal (by ARN).",
+    "no longer exists (not in GetAccountAuthorizationDetails, Filter User + Role), and every IAM Identity Center "
+    "access path marked Revoke (verified in the account that administers Identity Center) is gone (its account "
+    "assignment deleted, or the user removed from the group it came through), once grace_days have passed "
+    "since the review's completion; within the grace period access still present passes with the due date. "
+    "One result per revoked principal (by ARN) or path.",
     severity=Severity.HIGH,
     resource_type="AWS::IAM::User",
-    permissions=["iam:GetAccountAuthorizationDetails"],
+    permissions=["iam:GetAccountAuthorizationDetails", *sso_revocations.OPERATIONS.values()],
     remediation="Delete the IAM user (its login profile, keys, MFA devices, group memberships and policies "
-    "first) or the role (aws iam delete-role after detaching its policies), or record a new review decision.",
+    "first) or the role (aws iam delete-role after detaching its policies); for Identity Center run the command "
+    "`access-review complete` printed (aws sso-admin delete-account-assignment / aws identitystore "
+    "delete-group-membership); or record a new review decision.",
     thresholds={"grace_days": 7},
     risk="A revocation decided but never carried out leaves the access the review found unjustified.",
 )
@@ -254,7 +280,8 @@ def revocations_done(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[Chec
         return
     last = done[-1]
     revoked = _revoked(last["completed"], account)
-    if not revoked:
+    paths = sso_revocations.revoked_paths(last["completed"], account)
+    if not revoked and not paths:
         yield ctx.not_applicable(
             account,
             evidence=ev,
@@ -264,6 +291,68 @@ def revocations_done(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[Chec
             resource_type=ACCOUNT_TYPE,
         )
         return
+    due = last["completed_at"] + timedelta(days=grace)
+    if revoked:
+        yield from _iam_revocations(bundle, ctx, last, revoked, due, ev)
+    ev = (*ev, *bundle.refs_for(*sso_revocations.evidence_ops()))
+    for r in paths:
+        present, bad = sso_revocations.still_present(bundle, r["path"])
+        kw = {"evidence": ev, "expected": expected, "resource_type": sso_revocations.RESOURCE_TYPE}
+        if bad is not None:
+            yield ctx.error(bad, str(r.get("arn")), region=r["path"].get("region"), **kw)
+            continue
+        path = r["path"]
+        observed = {
+            "review_id": last["id"],
+            "principal": r.get("principal"),
+            "account": path.get("account"),
+            "permission_set": path.get("permission_set"),
+            "via_group": path.get("group"),
+            "action": r.get("action"),
+        }
+        yield _judged(ctx, str(r.get("arn")), bool(present), last, due, observed, region=r["path"].get("region"), **kw)
+
+
+def _judged(
+    ctx: CheckContext,
+    arn: str,
+    present: bool,
+    last: Mapping[str, Any],
+    due: datetime,
+    observed: dict[str, Any],
+    **kw: Any,
+) -> CheckResult:
+    """Gone passes; still present passes until the due date, then fails."""
+    observed = {
+        **observed,
+        "completed_at": last["completed"]["completed_at"],
+        "due_by": due.date().isoformat(),
+        "present": present,
+    }
+    if not present:
+        return ctx.passed(arn, observed=observed, reason=f"removed (revoked in access review {last['id']})", **kw)
+    if ctx.as_of <= due:
+        return ctx.passed(
+            arn, observed=observed, reason=f"still present; revocation due by {due.date().isoformat()}", **kw
+        )
+    late = int((ctx.as_of - last["completed_at"]).total_seconds() // 86400)
+    reason = (
+        f"revoked in access review {last['id']} but still present {late} days after completion "
+        f"(grace {int(ctx.thresholds['grace_days'])} days, due by {due.date().isoformat()})"
+    )
+    return ctx.failed(arn, observed=observed, reason=reason, **kw)
+
+
+def _iam_revocations(
+    bundle: EvidenceBundle,
+    ctx: CheckContext,
+    last: Mapping[str, Any],
+    revoked: list[dict[str, Any]],
+    due: datetime,
+    ev: tuple[Any, ...],
+) -> Iterator[CheckResult]:
+    """The IAM users and roles marked Revoke: present when GetAccountAuthorizationDetails still lists them."""
+    expected = {"removed_within_days": int(ctx.thresholds["grace_days"])}
     ev = (*ev, *bundle.ref("iam", "GetAccountAuthorizationDetails"))
     pages = bundle.all("iam", "GetAccountAuthorizationDetails")
     bad = next((p for p in pages if not p.ok), None) or (
@@ -276,8 +365,6 @@ def revocations_done(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[Chec
         answer = page.response or {}
         present |= {str(u.get("Arn")) for u in answer.get("UserDetailList") or []}
         present |= {str(r.get("Arn")) for r in answer.get("RoleDetailList") or []}
-    completed_at = last["completed_at"]
-    due = completed_at + timedelta(days=grace)
     for d in revoked:
         arn = str(d.get("arn"))
         rtype = TYPES.get(str(d.get("type") or d.get("principal_type")), "AWS::IAM::User")
@@ -289,20 +376,7 @@ def revocations_done(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[Chec
             "principal": d.get("name"),
             "decided_by": d.get("reviewer"),
             "reviewed_on": d.get("reviewed_on"),
-            "completed_at": last["completed"]["completed_at"],
-            "due_by": due.date().isoformat(),
-            "present": arn in present,
         }
-        kw = {"evidence": ev, "expected": expected, "observed": observed, "resource_type": rtype}
-        if arn not in present:
-            yield ctx.passed(arn, reason=f"removed (revoked in access review {last['id']})", **kw)
-        elif ctx.as_of <= due:
-            yield ctx.passed(arn, reason=f"still present; revocation due by {due.date().isoformat()}", **kw)
-        else:
-            late = int((ctx.as_of - completed_at).total_seconds() // 86400)
-            yield ctx.failed(
-                arn,
-                reason=f"revoked in access review {last['id']} but still present {late} days after completion "
-                f"(grace {grace} days, due by {due.date().isoformat()})",
-                **kw,
-            )
+        yield _judged(
+            ctx, arn, arn in present, last, due, observed, evidence=ev, expected=expected, resource_type=rtype
+        )

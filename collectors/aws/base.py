@@ -162,6 +162,7 @@ class AwsFetchContext:
         self.recorder = recorder
         self.tuning = tuning
         self.reviews_dir: Path | None = None  # set for the access-review collector
+        self.identity_center: Any = None  # set for aws.sso: a collectors.aws.sso.IdentityCenterScope
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 

@@ -90,6 +90,7 @@ class GcpFetchContext:
         *,
         credentials: Any = None,
         client_options: Mapping[str, Any] | None = None,
+        endpoints: Mapping[str, str] | None = None,
     ) -> None:
         self.project = project
         self.account = project
@@ -100,6 +101,8 @@ class GcpFetchContext:
         self._client_options = dict(client_options) if client_options else None
         self._client: Any = None
         self._lock = threading.Lock()
+        self._endpoints = dict(endpoints) if endpoints else None
+        self._apis: dict[str, Any] = {}
 
     def client(self, service: str = "storage") -> Any:
         """The google.cloud.storage.Client of the project (one per context, thread-safe to share)."""
@@ -118,6 +121,16 @@ class GcpFetchContext:
                 client._http.mount("http://", adapter)
                 self._client = client
             return self._client
+
+    def api(self, name: str) -> Any:
+        """A Google REST API of the project's context ("iam", "cloudresourcemanager"): a collectors.gcp.rest.RestApi
+        (endpoint option: `endpoints`, else CLOUDSDK_API_ENDPOINT_OVERRIDES_<API>)."""
+        from collectors.gcp.rest import RestApi
+
+        with self._lock:
+            if name not in self._apis:
+                self._apis[name] = RestApi(name, self.tuning, endpoints=self._endpoints, credentials=self._credentials)
+            return self._apis[name]
 
     @property
     def endpoint(self) -> str:

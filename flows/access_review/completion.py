@@ -5,7 +5,10 @@ on success ``completed.json`` (decisions, reviewers, dates, hashes, status "comp
 ``completed-workbook.xlsx`` are added to the review's folder. A second completion of the same
 review is refused. The revocations are listed; a GCS bucket member's carries the command that
 removes it ("action"):
-``gcloud storage buckets remove-iam-policy-binding gs://BUCKET --member=M --role=R``.
+``gcloud storage buckets remove-iam-policy-binding gs://BUCKET --member=M --role=R``; an Identity
+Center access path's the ``aws sso-admin delete-account-assignment`` (direct) or
+``aws identitystore delete-group-membership`` (through a group, with the group's assignment as
+"alternative"), and the path itself ("identity_center"), which access_review.revocations_done checks.
 
 Separate from the issue step: it needs no cloud access, only the stored review.
 """
@@ -21,7 +24,11 @@ from typing import Any
 
 from collectors.evidence import dumps
 from flows.access_review.context import AccessReviewError
+from flows.access_review.gcp_iam_population import KIND as GCP_KIND
+from flows.access_review.gcp_iam_population import gcp_revoke_command
 from flows.access_review.gcp_population import gcs_revoke_command
+from flows.access_review.sso_population import KIND as SSO_KIND
+from flows.access_review.sso_population import sso_revoke_commands
 from flows.access_review.storage import (
     COMPLETED_FILE,
     COMPLETED_WORKBOOK,
@@ -40,7 +47,7 @@ class CompleteOutcome:
     review_id: str
     review_dir: Path
     completed: dict[str, Any]
-    revocations: list[dict[str, str]]
+    revocations: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
 
 
@@ -123,6 +130,8 @@ def complete(
         "reviewed_from": dates[0] if dates else None,
         "reviewed_to": dates[-1] if dates else None,
         "counts": {k: sum(1 for d in result.decisions if d.decision == k) for k in ("Keep", "Revoke", "Modify")},
+        "population_complete": review.get("population_complete", True),
+        "gaps": review.get("gaps") or [],
         "self_reviews": result.self_reviews,
         "decisions": decisions,
         "revocations": revocations,
@@ -139,14 +148,22 @@ def complete(
     return CompleteOutcome(read.review_id, folder, completed, revocations, result.self_reviews)
 
 
-def _revocation(d: Any, detail: Mapping[str, Any] | None) -> dict[str, str]:
-    out = {"account": d.account, "principal": d.name, "arn": d.arn, "type": d.principal_type}
+def _revocation(d: Any, detail: Mapping[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"account": d.account, "principal": d.name, "arn": d.arn, "type": d.principal_type}
     if detail and detail.get("kind") == "gcs_binding":
         out["action"] = gcs_revoke_command(detail)
+    if detail and detail.get("kind") == GCP_KIND:
+        out["action"] = gcp_revoke_command(detail)
+    if detail and detail.get("kind") == SSO_KIND:
+        action, alternative = sso_revoke_commands(detail)
+        out["action"] = action
+        if alternative:
+            out["alternative"] = alternative
+        out["identity_center"] = dict(detail)  # what access_review.revocations_done verifies
     return out
 
 
-def print_revocations(revocations: Sequence[Mapping[str, str]]) -> list[str]:
+def print_revocations(revocations: Sequence[Mapping[str, Any]]) -> list[str]:
     if not revocations:
         return ["No revocations."]
     lines = [f"Revocations to carry out ({len(revocations)}):"]
@@ -155,4 +172,6 @@ def print_revocations(revocations: Sequence[Mapping[str, str]]) -> list[str]:
         lines.append(f"  {r['account']}  {r['type'].ljust(width)}  {r['principal']}  ({r['arn']})")
         if r.get("action"):
             lines.append(f"      {r['action']}")
+        if r.get("alternative"):
+            lines.append(f"      or: {r['alternative']}")
     return lines

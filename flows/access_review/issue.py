@@ -2,10 +2,12 @@
 through the providers, then store the evidence, population.json, the workbook and review.json (last).
 
 Either side may be empty, not both ("no account or project in scope"). The population must be
-complete: an AWS account that cannot be entered, or any provider's problem (an IAM call that failed,
-a GCP project whose bucket listing failed, a bucket whose IAM policy could not be read) makes `start`
-refuse with every problem listed; nothing is stored. See the package docstring (flows.access_review)
-for the stored layout.
+complete: an AWS account that cannot be entered, or a refusing provider's problem (an IAM call that
+failed, a GCP project whose bucket listing failed, a bucket whose IAM policy could not be read) makes
+`start` refuse with every problem listed; nothing is stored. What a gap-reporting provider could not
+read (Identity Center) is stated instead: review.json and population.json say "population_complete":
+false with the gaps, and the workbook opens on a "Population gaps" sheet. See the package docstring
+(flows.access_review) for the stored layout.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from collectors.aws.base import AwsTuning, clear_credentials_cache
 from collectors.evidence import dumps
 from flows.access_review.aws_population import aws_population
 from flows.access_review.context import AccessReviewContext, AccessReviewError
-from flows.access_review.fetch import _targets, fetch_account, fetch_project
+from flows.access_review.fetch import _targets, fetch_account, fetch_identity_center, fetch_project
+from flows.access_review.gcp_iam_population import gcp_iam_population
 from flows.access_review.gcp_population import gcp_population
+from flows.access_review.sso_population import sso_population
 from flows.access_review.storage import (
     POPULATION_FILE,
     REVIEW_FILE,
@@ -43,8 +47,12 @@ GCS_FOLDER = "gcs"
 # provider hook: every population provider adds its principals
 POPULATION_PROVIDERS: dict[str, Callable[[AccessReviewContext], list[Principal]]] = {
     "aws": aws_population,
+    "aws_sso": sso_population,
     "gcp": gcp_population,
+    "gcp_iam": gcp_iam_population,
 }
+SSO_FOLDER = "sso"
+GCP_IAM_FOLDER = "iam"
 
 
 @dataclass
@@ -89,6 +97,8 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
         )
     )
     ctx = AccessReviewContext(cfg, as_of_dt, evidence, organization, privileged, projects=project_evidence)
+    ctx.identity_center = fetch_identity_center(cfg, targets, tuning)
+    ctx.account_names = {t.id: t.name for t in targets}
     principals: list[Principal] = []
     failures: list[str] = []
     for provider in sorted(POPULATION_PROVIDERS):
@@ -113,8 +123,12 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
     for acct in evidence:
         files += _store_bundle(folder, acct.iam, "iam")
         files += _store_bundle(folder, acct.roles, "iam-roles")
+    for ic in ctx.identity_center:
+        files += _store_bundle(folder, ic.bundle, SSO_FOLDER) if ic.bundle is not None else []
     for pe in project_evidence:
         files += _store_bundle(folder, pe.gcs, GCS_FOLDER)
+        files += _store_bundle(folder, pe.iam, GCP_IAM_FOLDER) if pe.iam is not None else []
+    complete = not ctx.gaps
     accounts = [t.id for t in targets]
     population = {
         "schema": 1,
@@ -124,6 +138,8 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
         "created_at": _iso(created),
         "accounts": accounts,
         "projects": projects,
+        "population_complete": complete,
+        "gaps": list(ctx.gaps),
         "rows": [p.to_json() for p in principals],
         "details": {k: ctx.details[k] for k in sorted(ctx.details)},
     }
@@ -138,6 +154,7 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
         as_of=population["as_of"],
         population_sha256=population_sha,
         reviews_dir=str(root),
+        gaps=ctx.gaps,
     )
     wb_sha = _write_new(wb_path, buf.getvalue())
     review = {
@@ -151,6 +168,8 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
         "organization_accounts": sorted(organization) if organization is not None else None,
         "created_at": _iso(created),
         "principals": len(principals),
+        "population_complete": complete,
+        "gaps": list(ctx.gaps),
         "population": {"path": POPULATION_FILE, "sha256": population_sha},
         "workbook": {"path": wb_path.name, "sha256": wb_sha},
         "evidence": files,
@@ -158,3 +177,16 @@ def start(cfg: AppConfig, *, as_of: date | None = None, output: Path | None = No
     }
     _write_new(folder / REVIEW_FILE, dumps(review))
     return StartOutcome(review_id, folder, wb_path, principals, review)
+
+
+def describe_population(out: StartOutcome) -> tuple[str, list[str]]:
+    """("13 IAM user, 24 Identity Center user, ...", warning lines when the population is incomplete)."""
+    from collections import Counter
+
+    kinds = Counter(p.principal_type for p in out.principals)
+    described = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    gaps = list(out.review.get("gaps") or [])
+    if not gaps:
+        return described, []
+    lines = [f"WARNING: the population is INCOMPLETE ({len(gaps)} gap(s), also on the workbook's first sheet):"]
+    return described, lines + [f"  {g}" for g in gaps]

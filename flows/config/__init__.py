@@ -26,7 +26,7 @@ load_config`` keeps working; the submodules import each other directly.
 from __future__ import annotations
 
 from flows.config.app import DEFAULT_OUTPUT, AppConfig, Orchestration, Period
-from flows.config.aws import AwsAccount, AwsConfig, OrgDiscovery, RegionExclusion
+from flows.config.aws import AwsAccount, AwsConfig, IdentityCenterConfig, OrgDiscovery, RegionExclusion
 from flows.config.endpoints import Endpoint, EndpointsConfig
 from flows.config.errors import ConfigError
 from flows.config.fields import known_aws_regions
@@ -43,6 +43,7 @@ __all__ = [
     "Endpoint",
     "EndpointsConfig",
     "GcpConfig",
+    "IdentityCenterConfig",
     "Orchestration",
     "OrgDiscovery",
     "Period",

@@ -1,4 +1,5 @@
-"""The ``aws:`` section: regions, accounts (with their roles) and Organizations discovery.
+"""The ``aws:`` section: regions, accounts (with their roles), Organizations discovery and where IAM
+Identity Center is administered.
 
 An account that names no regions is given ``aws.regions`` here, while loading,
 so everything downstream reads one resolved list per account. Without
@@ -86,6 +87,14 @@ class OrgDiscovery(_Section):
         return _dedupe(value)
 
 
+def _known_aws_region(value: str) -> str:
+    """One region name checked against botocore's offline endpoint data (a did-you-mean when unknown)."""
+    known = known_aws_regions()
+    if value not in known:
+        raise ValueError(f"unknown AWS region {value!r}{_did_you_mean(value, known)}")
+    return value
+
+
 class RegionExclusion(_Section):
     """A region deliberately not examined, and why (shown to the auditor on the Cover)."""
 
@@ -95,10 +104,21 @@ class RegionExclusion(_Section):
     @field_validator("region")
     @classmethod
     def _known_region(cls, value: str) -> str:
-        known = known_aws_regions()
-        if value not in known:
-            raise ValueError(f"unknown AWS region {value!r}{_did_you_mean(value, known)}")
-        return value
+        return _known_aws_region(value)
+
+
+class IdentityCenterConfig(_Section):
+    """Where IAM Identity Center is administered: the management or delegated-administrator account
+    (one of the accounts in scope) and its home region. Without this section, Identity Center is
+    discovered (``sso:ListInstances`` in every account in scope and each of its regions)."""
+
+    account: AccountId
+    region: Region
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        return _known_aws_region(value)
 
 
 class AwsConfig(_Section):
@@ -107,6 +127,7 @@ class AwsConfig(_Section):
     exclude_regions: tuple[RegionExclusion, ...] = ()
     accounts: tuple[AwsAccount, ...] = ()
     organization: OrgDiscovery = OrgDiscovery()
+    identity_center: IdentityCenterConfig | None = None
     retry_mode: Literal["standard", "adaptive"] = "standard"
     max_attempts: Count = 5
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from reports.period.scan import Episode, ScanResult, finding_id, scan
+from reports.period.scan import Episode, ScanResult, scan
 from reports.period.timeline import NOT_EVIDENCED, PeriodError, Timeline, load_timeline
 from reports.period.workbook import period_workbook_name, write_period_workbook
 
@@ -48,7 +48,6 @@ __all__ = [
     "PeriodReport",
     "ScanResult",
     "Timeline",
-    "finding_id",
     "load_timeline",
     "period_report",
     "period_workbook_name",

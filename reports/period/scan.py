@@ -43,14 +43,6 @@ EXCEPTED_MARK = " — excepted: "  # controls.exceptions.RiskException.note(), a
 Key = tuple[str, str, str, str, str]
 
 
-def finding_id(check_id: str, account: str, region: str, resource_id: str) -> str:
-    """A stable ID for a (check, resource) across runs: the first 16 hex digits of the SHA-256 of
-    the four fields joined by U+001F. Computed here until findings carry their own `finding_id`
-    (issue 15); the period report and the sample use this one."""
-    raw = "\x1f".join((check_id, account, region, resource_id)).encode("utf-8")
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
 @dataclass(slots=True)
 class Episode:
     key: Key

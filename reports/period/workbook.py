@@ -19,10 +19,11 @@ from typing import Any
 
 from xlsxwriter import Workbook
 
+from controls.additional import finding_id
 from reports.atomic import atomic_path
 from reports.history import format_duration
 from reports.period.matrix import FIXED_HEADERS, NOT_IN_CATALOG, columns, matrix_rows
-from reports.period.scan import STATUSES, Episode, ScanResult, finding_id
+from reports.period.scan import STATUSES, Episode, ScanResult
 from reports.period.timeline import NOT_EVIDENCED, SHARE_BUCKETS, Timeline, midnight
 from reports.store import safe_component
 from reports.workbook.overview import CONTROL_STATUS_MEANINGS, population_counts
@@ -263,7 +264,7 @@ def episode_row(e: Episode, tl: Timeline) -> tuple[Any, ...]:
     until = e.end_at or tl.end
     before = {True: "yes", False: "no", None: "unknown (no earlier run)"}[e.before_period]
     return (
-        finding_id(check, account, region, rid),
+        finding_id(check, account, region, rtype, rid),
         ", ".join(e.control_ids),
         check,
         account,

@@ -47,6 +47,7 @@ from pathlib import Path
 
 from xlsxwriter import Workbook
 
+from reports import tempfiles
 from reports.atomic import atomic_path
 from reports.workbook.criteria import write_commitments, write_criteria
 from reports.workbook.evidence import evidence_set_sha256, write_evidence_index
@@ -73,13 +74,19 @@ from reports.workbook.view import RunView
 def write_workbook(path: Path, data: WorkbookInput) -> None:
     """Write the auditor's workbook to `path`, atomically (all or nothing)."""
     with atomic_path(path) as tmp:
-        wb = Workbook(str(tmp), XLSX_OPTIONS)
+        # xlsxwriter's sheet buffers go to a registered folder in the run folder, not
+        # TMPDIR: Ctrl-C removes it, and a killed run leaves nothing outside its folder
+        buffers = tempfiles.new_dir(path.parent)
         try:
-            _write_sheets(wb, data)
-            wb.close()
-        except BaseException:
-            discard_sheet_buffers(wb)
-            raise
+            wb = Workbook(str(tmp), {**XLSX_OPTIONS, "tmpdir": str(buffers)})
+            try:
+                _write_sheets(wb, data)
+                wb.close()
+            except BaseException:
+                discard_sheet_buffers(wb)
+                raise
+        finally:
+            tempfiles.remove(buffers)
 
 
 def _write_sheets(wb: Workbook, data: WorkbookInput) -> None:

@@ -128,3 +128,24 @@ def test_no_account_can_be_entered_exits_2_from_preflight(estate, capsys: pytest
     assert err.startswith("error: preflight failed:") and "no AWS account can be entered" in err
     assert demo.accounts["prod"] in err and demo.accounts["staging"] in err and "trust polic" in err
     assert not (out / "none" / "output" / "runs").exists()
+
+
+def test_identity_center_in_an_account_out_of_scope_warns_and_is_error_never_omitted(
+    estate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, demo, out = estate
+    config = _config(demo, out / "sso-out-of-scope")
+    body = yaml.safe_load(config.read_text())
+    management = demo.accounts["management"]  # administers Identity Center, but only prod and staging are in scope
+    body["aws"]["identity_center"] = {"account": management, "region": "us-east-1"}
+    config.write_text(yaml.safe_dump(body))
+    code, _, err = _run(config, capsys)
+    assert code == 3, err
+    assert f"warning: aws.identity_center.account {management} is not an account in scope" in err
+    manifest = _latest_manifest(config)
+    assert [(u["provider"], u["account"]) for u in manifest["unassessed"]] == [("aws", management)]
+    sso = [f for f in _findings(manifest, config) if f["check_id"].startswith("aws.sso.")]
+    assert {(f["account"], f["status"], f["observed"]["error_code"]) for f in sso} == {
+        (management, "error", "NotInScope")
+    }
+    assert len(sso) == 3 and all("aws.identity_center.account" in f["observed"]["message"] for f in sso)

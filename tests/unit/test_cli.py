@@ -125,9 +125,13 @@ def test_checks_lists_metadata_and_default_thresholds(capsys: pytest.CaptureFixt
 def test_permissions_for_gcp_lists_the_gcp_checks_permissions(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["permissions", "--for", "gcp"]) == 0
     role = json.loads(capsys.readouterr().out)
-    # resourcemanager.projects.get: gcp.projects: discover (projects.list returns the projects it is held on)
     assert role["includedPermissions"] == [
+        "iam.serviceAccountKeys.list",
+        "iam.serviceAccounts.list",
+        "resourcemanager.folders.getIamPolicy",
+        "resourcemanager.organizations.getIamPolicy",
         "resourcemanager.projects.get",
+        "resourcemanager.projects.getIamPolicy",
         "storage.buckets.getIamPolicy",
         "storage.buckets.list",
     ]

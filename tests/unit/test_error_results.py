@@ -61,3 +61,16 @@ def test_short_messages_are_untouched() -> None:
     assert cap_message("AccessDenied: nope") == "AccessDenied: nope"
     assert cap_message("y" * MESSAGE_LIMIT) == "y" * MESSAGE_LIMIT
     assert cap_message("z" * 2_000, kept_in=None).endswith("[2,000 characters in all]")
+
+
+def test_evaluate_re_runs_only_the_checks_the_run_ran() -> None:
+    """A newer version registers more checks on the same collectors; an old run must not gain findings."""
+    from types import SimpleNamespace
+
+    from flows.evaluate import _checks_that_ran
+
+    catalog = SimpleNamespace(
+        controls=[SimpleNamespace(checks=("aws.s3.default_encryption", "aws.rds.storage_encryption"))]
+    )
+    assert _checks_that_ran({}, catalog) == {"aws.s3.default_encryption", "aws.rds.storage_encryption"}
+    assert _checks_that_ran({"checks": ["aws.kms.key_rotation"]}, catalog) == {"aws.kms.key_rotation"}

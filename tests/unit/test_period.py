@@ -14,8 +14,8 @@ from typing import Any
 import openpyxl
 import pytest
 
+from controls.additional import finding_id
 from reports.period import period_report
-from reports.period.scan import finding_id
 from reports.period.timeline import PeriodError, attribute, load_timeline
 from reports.store import MANIFEST
 from tests.unit.test_verify import EBS, S3, build_run, result
@@ -178,7 +178,7 @@ def test_exceptions_timeline(book: openpyxl.Workbook) -> None:
     assert c["Exception"] == NOTE.removeprefix(" — excepted: ")
     assert (c["Runs failing"], c["Runs excepted"], c["Runs not assessed"]) == (6, 4, 0)
     assert c["Last reason"] == "bucket-c is fail"  # week 10: the exception had expired
-    assert c["Finding ID"] == finding_id(S3, c["Account"], "global", "bucket-c")
+    assert c["Finding ID"] == finding_id(S3, c["Account"], "global", c["Resource type"], "bucket-c")
     assert c["Control IDs"] == "ENC-01" and c["First failed run"] == run_id(4)
 
 
