@@ -166,14 +166,14 @@ POPULATION_PRINTED = POPULATION_HEADERS.index("Evidence file") + 1
 POPULATION_WIDTHS: dict[str, float] = {
     "Account": 15,  # a 12-digit AWS account on one line
     "Region": 15,
-    "Resource ID": 34,
-    "Check": 26,
+    "Resource ID": 40,
+    "Check": 28,
     "Severity": 9,
     "Status": 15,
-    "Observed": 64,
-    "Expected": 40,
-    "Reason": 46,
-    "Evidence file": 62,
+    "Observed": 80,
+    "Expected": 46,
+    "Reason": 54,
+    "Evidence file": 74,
     "Resource type": 28,
     "Check title": 40,
     "SHA-256": 24,
@@ -251,7 +251,7 @@ EVIDENCE_WIDTHS: dict[str, float] = {
     "File": 84,  # a hyperlink: LibreOffice shows (and prints) it on one line
     "SHA-256": 68,  # 64 hex digits on one line
     "Operation": 30,
-    "Parameters": 40,
+    "Parameters": 50,
     "Provider": 10,
     "Account": 14,
     "Region": 13,

@@ -57,7 +57,7 @@ MANIFEST_NOTE = (
 
 
 def write_cover(out: TableWriter, view: RunView) -> None:
-    columns = [Column("Section", max_width=20), Column("Item", max_width=34), Column("Value", AUTO, max_width=90)]
+    columns = [Column("Section", max_width=20), Column("Item", max_width=34), Column("Value", AUTO, max_width=110)]
     out.table(COVER_SHEET, columns, cover_rows(view))
 
 

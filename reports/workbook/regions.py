@@ -3,7 +3,7 @@
 Read from the manifest's `scope.aws_accounts[]` entries (flows.regions writes the keys), so a
 reader of the Cover sees, next to each account, where the run looked and where it did not and
 why (excluded with its reason, not in the configured list, or discovery failed): a skipped
-region is never silent.
+region is never silent. Regions skipped for the same reason share one row.
 """
 
 from __future__ import annotations
@@ -55,10 +55,15 @@ def region_rows(entry: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
     )
     skipped = entry.get("regions_not_examined") or []
     if skipped:
+        # one row per reason, naming its regions (as the console does): 17 regions excluded for the same
+        # reason are one line to read and to print, not 17
+        by_reason: dict[str, list[str]] = {}
         for item in skipped:
-            why = str(item.get("why", ""))
+            by_reason.setdefault(str(item.get("why", "")), []).append(str(item.get("region")))
+        for why, regions in by_reason.items():
             fill = None if why.startswith("excluded:") else WARN_FILL
-            yield ("Regions", f"Account {account}: not examined", Styled(f"{item.get('region')}: {why}", fill=fill))
+            label = f"Account {account}: not examined" + (f" ({len(regions)})" if len(regions) > 1 else "")
+            yield ("Regions", label, Styled(f"{', '.join(regions)}: {why}", fill=fill))
     elif entry.get("regions_enabled") is not None:
         yield ("Regions", f"Account {account}: not examined", "none: every enabled region was examined")
     if entry.get("regions_discovery_error"):

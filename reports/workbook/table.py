@@ -221,9 +221,9 @@ class TableWriter:
         ws.fit_to_pages(1, 1 if one_page else 0)
         ws.repeat_rows(0)
         ws.hide_gridlines(0)
-        ws.set_margins(left=0.4, right=0.4, top=0.55, bottom=0.5)
-        ws.set_header(f'&L&"-,Bold"&A&R{_header_text(self.page.header)}', {"margin": 0.25})
-        ws.set_footer("&RPage &P of &N", {"margin": 0.25})
+        ws.set_margins(left=0.4, right=0.4, top=0.45, bottom=0.4)
+        ws.set_header(f'&L&"-,Bold"&A&R{_header_text(self.page.header)}', {"margin": 0.2})
+        ws.set_footer("&RPage &P of &N", {"margin": 0.2})
 
     def _close_table(
         self,
