@@ -7,6 +7,9 @@ are exercised against moto in tests/integration/test_run_exit_codes.py."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -133,15 +136,52 @@ def test_an_unwritable_directory_fails_with_the_reason(tmp_path: Path, monkeypat
     assert problem is not None and "cannot write there (Permission denied)" in problem and "--output" in problem
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def _as_nobody(probe: Callable[[], str]) -> str:
+    """Run probe in a forked child that has dropped root for the user nobody (the interpreter under
+    /root is not executable by nobody, so fork, not exec); its answer comes back through a pipe."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        status = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(write_end, probe().encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        text = answer.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the unprivileged probe failed"
+    return text
+
+
 def test_a_read_only_directory_fails(tmp_path: Path) -> None:
-    target = tmp_path / "ro"
-    target.mkdir()
-    target.chmod(0o500)
+    """A real chmod 500 directory. Root writes into it anyway, so under root (CI runs as root) the
+    check runs in a child process as the unprivileged user nobody, on a root-owned
+    directory mode 555."""
+    if os.geteuid() != 0:
+        target = tmp_path / "ro"
+        target.mkdir()
+        target.chmod(0o500)
+        try:
+            assert "cannot write there" in (directory_problem(target) or "")
+        finally:
+            target.chmod(0o700)
+        return
+    base = Path(tempfile.mkdtemp(prefix="soc2-preflight-"))
     try:
-        assert "cannot write there" in (directory_problem(target) or "")
+        base.chmod(0o755)
+        target = base / "ro"
+        target.mkdir(mode=0o555)
+        target.chmod(0o555)  # owned by root, so read-only for nobody
+        assert "cannot write there" in _as_nobody(lambda: directory_problem(target) or "")
     finally:
-        target.chmod(0o700)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_a_writable_directory_is_created_and_left_clean(tmp_path: Path) -> None:
