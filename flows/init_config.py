@@ -94,8 +94,7 @@ def organization_name(found: Discovered) -> tuple[str, str]:
         return _clean(management.name), "the management account's name in AWS Organizations: check it"
     if found.alias and _clean(found.alias):
         return _clean(found.alias), "the account alias (iam:ListAccountAliases): check it"
-    why = f"; {found.alias_error.text()}" if found.alias_error else ""
-    return PLACEHOLDER_ORGANIZATION, f"TODO: your organization's name, shown on the workbook's cover{why}"
+    return PLACEHOLDER_ORGANIZATION, "TODO: your organization's name, shown on the workbook's cover"
 
 
 def render_config(found: Discovered, options: InitOptions) -> str:
@@ -184,11 +183,12 @@ def _accounts(found: Discovered, role_name: str) -> list[str]:
     lines.append(_key(4, "- id", found.account, "the account whose credentials ran init (default credentials)"))
     if name:
         lines.append(_key(6, "name", name))
+    example = next(e for e in ("222222222222", "333333333333") if e != found.account)  # never a duplicate id
     lines += _comment("To add accounts, list each with the role soc2-evidence assumes there, e.g.:", indent=2)
     lines += [
-        _raw_comment("  - id: '222222222222'", 2),
+        _raw_comment(f"  - id: '{example}'", 2),
         _raw_comment("    name: prod", 2),
-        _raw_comment(f"    role_arn: arn:{found.partition}:iam::222222222222:role/{role_name}", 2),
+        _raw_comment(f"    role_arn: arn:{found.partition}:iam::{example}:role/{role_name}", 2),
     ]
     return lines + _org_hint(found, role_name)
 

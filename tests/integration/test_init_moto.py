@@ -57,7 +57,7 @@ def _prose(text: str) -> str:
 def test_init_in_an_organization_writes_a_config_that_loads_and_passes_preflight(
     org, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    moto, ids = org
+    _, ids = org
     target = tmp_path / "soc2-evidence.yaml"
     assert main(["init", "--output", str(target)]) == 0
     out = capsys.readouterr().out

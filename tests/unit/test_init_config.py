@@ -62,7 +62,23 @@ DENIED_REGIONS = Discovered(
     regions=None,
     regions_error=Denied("ec2:DescribeRegions", "UnauthorizedOperation", "You are not authorized"),
 )
-SHAPES = {"org": ORG, "no-org": NO_ORG, "denied-org": DENIED_ORG, "member": MEMBER, "denied-regions": DENIED_REGIONS}
+DELEGATED = Discovered(
+    account=PROD,
+    arn=f"arn:aws:iam::{PROD}:role/audit",
+    org_role="delegated",
+    org_id="o-abc123",
+    management_account=MGMT,
+    accounts=ORG.accounts,
+    regions=REGIONS,
+)
+SHAPES = {
+    "org": ORG,
+    "delegated": DELEGATED,
+    "no-org": NO_ORG,
+    "denied-org": DENIED_ORG,
+    "member": MEMBER,
+    "denied-regions": DENIED_REGIONS,
+}
 
 
 def _options(**kw: object) -> InitOptions:
@@ -131,6 +147,12 @@ def test_organization_discovers_with_the_role_and_lists_every_account(tmp_path: 
     assert "eu-south-2: ENABLING" in prose
     # the tool's own role is listed by aws.iam.privileged_roles, never failed
     assert cfg.thresholds["aws.iam.privileged_roles"]["tool_roles"] == ["audit-reader"]
+
+
+def test_a_delegated_administrator_discovers_too(tmp_path: Path) -> None:
+    text = render_config(DELEGATED, _options())
+    assert _load(text, tmp_path).aws.organization.discover is True
+    assert f"account {PROD} is a delegated administrator" in _prose(text)
 
 
 def test_no_organization_is_the_callers_account_and_says_why(tmp_path: Path) -> None:
