@@ -19,6 +19,7 @@ from demo.emulators import MotoEmulator
 from demo.moto_wsgi import FaultRule
 from flows.cli import main
 from flows.config import load_config
+from flows.init_cli import _ENV_CREDENTIALS
 from flows.preflight import run_preflight
 
 pytestmark = pytest.mark.integration
@@ -26,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def org(prefect_harness: None):
-    """moto with an organization: the caller's management account, prod, staging and a closed (SUSPENDED) one."""
+def org():
+    """moto with an organization: the caller's management account, prod, staging and a closed (SUSPENDED) one.
+    No Prefect server: init runs no flow."""
     with MotoEmulator() as moto, moto.use_env():
         moto.reset()  # moto's state is per process: other tests may have seeded it
         client = boto3.client("organizations")
@@ -115,7 +117,7 @@ def test_denied_calls_still_write_a_file_naming_the_missing_permissions(
 
 def test_a_missing_profile_exits_2_with_one_message(org, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "soc2-evidence.yaml"
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE")}
+    saved = {k: os.environ.get(k) for k in (*_ENV_CREDENTIALS, "AWS_PROFILE")}  # --profile drops the keys
     try:
         assert main(["init", "-o", str(target), "--profile", "no-such-profile"]) == 2
     finally:
