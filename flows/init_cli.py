@@ -21,12 +21,13 @@ from pathlib import Path
 from flows.cli_common import EXIT_OK, BadInput
 from flows.config.aws import DEFAULT_ORG_ROLE
 from flows.config.fields import _GCP_PROJECT_RE, _ROLE_NAME_RE
-from flows.init_config import InitOptions, render_config, threshold_defaults
+from flows.init_config import InitOptions, account_lines, render_config, threshold_defaults
 from flows.init_discovery import Discovered, discover
 
 DEFAULT_FILE = "soc2-evidence.yaml"
+SUMMARY_ACCOUNTS = 20  # accounts printed by the summary; the file lists them all
 # Variables that would win over --profile in boto3's credential chain (as `aws --profile` ignores them).
-_ENV_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+ENV_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 def _role_name(text: str) -> str:
@@ -102,7 +103,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def use_profile(profile: str) -> None:
     """Use the named profile for this process, as `aws --profile` does (environment keys ignored)."""
     os.environ["AWS_PROFILE"] = profile
-    for name in _ENV_CREDENTIALS:
+    for name in ENV_CREDENTIALS:
         os.environ.pop(name, None)
 
 
@@ -166,6 +167,9 @@ def summary(found: Discovered, target: Path, options: InitOptions) -> list[str]:
             + (f", {inactive} not active (skipped)" if inactive else "")
             + f" -> aws.organization.discover: true, role {options.role_name}"
         )
+        lines += account_lines(found.accounts[:SUMMARY_ACCOUNTS])
+        if len(found.accounts) > SUMMARY_ACCOUNTS:
+            lines.append(f"  ... and {len(found.accounts) - SUMMARY_ACCOUNTS} more (listed in {target.name})")
     else:
         why = {
             "none": "not in an AWS organization",

@@ -312,4 +312,4 @@ def threshold_defaults(specs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def account_lines(accounts: Iterable[OrgAccount]) -> list[str]:
     """The accounts for the console summary: id, name, state."""
-    return [f"  {a.id}  {_clean(a.name)}  {a.state}" for a in accounts]
+    return [f"    {a.id}  {_clean(a.name)[:40]}  {a.state}" for a in accounts]

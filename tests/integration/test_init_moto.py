@@ -19,7 +19,7 @@ from demo.emulators import MotoEmulator
 from demo.moto_wsgi import FaultRule
 from flows.cli import main
 from flows.config import load_config
-from flows.init_cli import _ENV_CREDENTIALS
+from flows.init_cli import ENV_CREDENTIALS
 from flows.preflight import run_preflight
 
 pytestmark = pytest.mark.integration
@@ -117,7 +117,7 @@ def test_denied_calls_still_write_a_file_naming_the_missing_permissions(
 
 def test_a_missing_profile_exits_2_with_one_message(org, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "soc2-evidence.yaml"
-    saved = {k: os.environ.get(k) for k in (*_ENV_CREDENTIALS, "AWS_PROFILE")}  # --profile drops the keys
+    saved = {k: os.environ.get(k) for k in (*ENV_CREDENTIALS, "AWS_PROFILE")}  # --profile drops the keys
     try:
         assert main(["init", "-o", str(target), "--profile", "no-such-profile"]) == 2
     finally:

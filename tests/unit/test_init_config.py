@@ -15,7 +15,7 @@ from collectors.registry import specs
 from flows.cli import main
 from flows.cli_common import BadInput
 from flows.config import AppConfig, load_config
-from flows.init_cli import check_target, write_config
+from flows.init_cli import check_target, summary, write_config
 from flows.init_config import PLACEHOLDER_ORGANIZATION, InitOptions, render_config, threshold_defaults
 from flows.init_discovery import INIT_OPERATIONS, Denied, Discovered, OrgAccount
 from flows.regions import DEFAULT_ENABLED_REGIONS
@@ -276,3 +276,23 @@ def test_permissions_for_init_lists_what_init_reads(capsys: pytest.CaptureFixtur
     policy = yaml.safe_load(capsys.readouterr().out)
     assert policy["Statement"][0]["Action"] == sorted(INIT_OPERATIONS.values())
     assert "organizations:DescribeOrganization" in policy["Statement"][0]["Action"]
+
+
+def test_summary_lists_the_accounts_and_the_next_steps(tmp_path: Path) -> None:
+    lines = summary(ORG, tmp_path / "soc2-evidence.yaml", _options(profile="audit"))
+    text = "\n".join(lines)
+    assert "organization o-abc123: 4 account(s), 3 active, 1 not active (skipped)" in text
+    assert f"    {OLD}  legacy  SUSPENDED" in lines
+    assert f"AWS_PROFILE=audit soc2-evidence run --config {tmp_path / 'soc2-evidence.yaml'}" in text
+    single = "\n".join(summary(DENIED_REGIONS, tmp_path / "x.yaml", _options()))
+    assert f"accounts: {PROD} only (not in an AWS organization)" in single
+    assert "NOTE: ec2:DescribeRegions failed (UnauthorizedOperation" in single
+
+
+@pytest.mark.parametrize(
+    "argv", [["--gcp-project", "Not_A_Project"], ["--role-name", "arn:aws:iam::1:role/x"], ["--role-name", ""]]
+)
+def test_bad_options_are_refused_by_the_parser(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["init", *argv])
+    assert exc.value.code == 2 and "expected" in capsys.readouterr().err
