@@ -312,4 +312,6 @@ def threshold_defaults(specs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def account_lines(accounts: Iterable[OrgAccount]) -> list[str]:
     """The accounts for the console summary: id, name, state."""
-    return [f"    {a.id}  {_clean(a.name)[:40]}  {a.state}" for a in accounts]
+    listed = list(accounts)
+    width = max((len(_clean(a.name)[:40]) for a in listed), default=0)
+    return [f"    {a.id}  {_clean(a.name)[:40].ljust(width)}  {a.state}" for a in listed]

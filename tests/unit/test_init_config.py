@@ -282,7 +282,7 @@ def test_summary_lists_the_accounts_and_the_next_steps(tmp_path: Path) -> None:
     lines = summary(ORG, tmp_path / "soc2-evidence.yaml", _options(profile="audit"))
     text = "\n".join(lines)
     assert "organization o-abc123: 4 account(s), 3 active, 1 not active (skipped)" in text
-    assert f"    {OLD}  legacy  SUSPENDED" in lines
+    assert f"    {OLD}  legacy     SUSPENDED" in lines  # names padded to the longest (Acme Corp)
     assert f"AWS_PROFILE=audit soc2-evidence run --config {tmp_path / 'soc2-evidence.yaml'}" in text
     single = "\n".join(summary(DENIED_REGIONS, tmp_path / "x.yaml", _options()))
     assert f"accounts: {PROD} only (not in an AWS organization)" in single
