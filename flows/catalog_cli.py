@@ -105,6 +105,9 @@ def cmd_permissions(args: argparse.Namespace) -> int:
     if args.for_ == "gcp":
         print(json.dumps(permissions.gcp_custom_role(), indent=2))
         return EXIT_OK
+    if args.for_ == "init":
+        print(json.dumps(permissions.init_policy(), indent=2))
+        return EXIT_OK
     policy = permissions.management_policy(args.role_name) if args.for_ == "management" else permissions.member_policy()
     print(json.dumps(policy, indent=2))
     return EXIT_OK
@@ -125,10 +128,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     perm.add_argument(
         "--for",
         dest="for_",
-        choices=["member", "management", "gcp"],
+        choices=["member", "management", "gcp", "init"],
         default="member",
         help="member: the role assumed in each AWS account; management: the identity running the flow; "
-        "gcp: the GCP custom role (and a predefined role) for the GCP checks",
+        "gcp: the GCP custom role (and a predefined role) for the GCP checks; "
+        "init: what `soc2-evidence init` reads to write a starting config",
     )
     perm.add_argument("--role-name", default="soc2-evidence-reader")
     perm.add_argument("--format", choices=["json", "table"], default="json")

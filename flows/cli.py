@@ -3,7 +3,7 @@
 Each command lives in the module that registers it (register(subparsers)):
 run_cli (run, demo), catalog_cli (controls, checks, permissions),
 stored_runs_cli (evaluate, drift, history, verify), period_cli (period,
-sample), access_review_cli (access-review) and schedule_cli (schedule, serve). What they share (exit
+sample), access_review_cli (access-review), schedule_cli (schedule, serve) and init_cli (init). What they share (exit
 codes, BadInput, loading a config) is flows.cli_common.
 
 Exit codes: 0 a completed run or command (whatever the control results),
@@ -19,7 +19,16 @@ import sys
 import traceback
 from collections.abc import Iterator, Sequence
 
-from flows import access_review_cli, catalog_cli, interrupt, period_cli, run_cli, schedule_cli, stored_runs_cli
+from flows import (
+    access_review_cli,
+    catalog_cli,
+    init_cli,
+    interrupt,
+    period_cli,
+    run_cli,
+    schedule_cli,
+    stored_runs_cli,
+)
 from flows.cli_common import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, BadInput
 from flows.prefect_env import apply_prefect_defaults
 
@@ -31,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _global_options(p, default=False)
     sub = p.add_subparsers(dest="command", required=True)
-    for module in (run_cli, catalog_cli, stored_runs_cli, period_cli, access_review_cli, schedule_cli):
+    for module in (init_cli, run_cli, catalog_cli, stored_runs_cli, period_cli, access_review_cli, schedule_cli):
         module.register(sub)
     for parser in _subcommands(p):  # `soc2-evidence run --debug ...` as well as `soc2-evidence --debug run ...`
         _global_options(parser, default=argparse.SUPPRESS)

@@ -46,6 +46,25 @@ def management_policy(role_name: str = "soc2-evidence-reader") -> dict[str, Any]
     }
 
 
+def init_policy() -> dict[str, Any]:
+    """The policy `soc2-evidence init` needs (read-only): who am I, the organization and its
+    accounts, the account alias and the enabled regions. Each is optional: a denied one leaves a
+    comment in the written config instead of the discovered value."""
+    from flows.init_discovery import INIT_OPERATIONS
+
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Soc2EvidenceInit",
+                "Effect": "Allow",
+                "Action": sorted(set(INIT_OPERATIONS.values())),
+                "Resource": "*",
+            },
+        ],
+    }
+
+
 def trust_policy(runner_principal_arn: str) -> dict[str, Any]:
     """The trust policy of the member-account role, trusting only the runner."""
     return {
