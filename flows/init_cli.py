@@ -49,11 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "init", help="write a starting config from your AWS identity and organization (accounts, enabled regions)"
     )
     init.add_argument(
+        "--config",
         "--output",
         "-o",
+        dest="output",
         default=DEFAULT_FILE,
         metavar="FILE",
-        help=f"the config file to write (default {DEFAULT_FILE})",
+        help=f"the config file to write, the one `run --config` then reads (default {DEFAULT_FILE})",
     )
     init.add_argument("--force", action="store_true", help="replace FILE if it exists")
     init.add_argument(
@@ -110,11 +112,11 @@ def use_profile(profile: str) -> None:
 def check_target(target: Path, force: bool) -> None:
     """BadInput unless `target` can be written: its folder exists; it does not exist or --force."""
     if target.is_dir():
-        raise BadInput(f"{target}: is a directory; give the config file's path with --output FILE")
+        raise BadInput(f"{target}: is a directory; give the config file's path with --config FILE")
     if not target.parent.is_dir():
         raise BadInput(f"{target}: folder {target.parent} does not exist")
     if target.exists() and not force:
-        raise BadInput(f"{target} already exists: not replaced (use --force to replace it, or --output OTHER.yaml)")
+        raise BadInput(f"{target} already exists: not replaced (use --force to replace it, or --config OTHER.yaml)")
 
 
 def write_config(target: Path, text: str, *, force: bool) -> None:

@@ -61,7 +61,7 @@ def test_init_in_an_organization_writes_a_config_that_loads_and_passes_preflight
 ) -> None:
     _, ids = org
     target = tmp_path / "soc2-evidence.yaml"
-    assert main(["init", "--output", str(target)]) == 0
+    assert main(["init", "--config", str(target)]) == 0
     out = capsys.readouterr().out
     cfg = load_config(target)
     assert cfg.aws.organization.discover is True and cfg.aws.organization.role_name == "soc2-evidence-reader"
