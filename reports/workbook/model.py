@@ -284,7 +284,7 @@ PRIVILEGED_HEADERS = (
 PRIVILEGED_PRINTED = PRIVILEGED_HEADERS.index("Evidence file") + 1
 PRIVILEGED_WIDTHS: dict[str, float] = {
     "Status": 10,
-    "Cloud": 7,
+    "Cloud": 8,
     "Account / project": 15,
     "Principal type": 16,
     "Principal": 26,

@@ -128,7 +128,9 @@ def _names(values: Any) -> list[str]:
 def _not_assessed(f: Finding) -> Iterator[PrivilegedPath]:
     r = f.result
     who = "every principal" if r.resource_id in ("*", "") else r.resource_id
-    kind = r.resource_type.rsplit("::", 1)[-1].lower() if "::" in r.resource_type else r.resource_type
+    if who.startswith("arn:"):
+        who = who.rsplit("/", 1)[-1]
+    kind = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", r.resource_type.rsplit("::", 1)[-1]).lower()
     yield PrivilegedPath(f, r.account, kind or "principal", who, r.resource_id, UNKNOWN, "")
 
 
