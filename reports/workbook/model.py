@@ -283,11 +283,11 @@ PRIVILEGED_HEADERS = (
 )
 PRIVILEGED_PRINTED = PRIVILEGED_HEADERS.index("Evidence file") + 1
 PRIVILEGED_WIDTHS: dict[str, float] = {
-    "Status": 10,
+    "Status": 15,
     "Cloud": 8,
     "Account / project": 15,
     "Principal type": 16,
-    "Principal": 26,
+    "Principal": 30,
     "Privilege": 36,
     "Granted through": 32,
     "Held by": 30,
