@@ -1,6 +1,6 @@
 """The auditor's workbook: one XLSX per run.
 
-Sheets, in order: Cover, Summary, Populations, Criteria, Commitments, one
+Sheets, in order: Cover, Summary, Populations, Privileged access, Criteria, Commitments, one
 population sheet per control (catalog order), Exceptions, Drift, Errors,
 Evidence index. Every sheet is a table with a bold, frozen header row and an
 autofilter; dates are real Excel datetimes in UTC; the Summary and the
@@ -36,7 +36,8 @@ never a formula.
 Where things are: `model` (the input, sheet names, column headers), `view` (the run as the
 sheets see it: controls in order, their findings, sheet names), `styles` (colours, formats,
 how a value becomes a cell), `table` (streaming one table into a sheet), then one module per
-family of sheets: `overview` (Cover, Summary), `populations`, `criteria` (Criteria,
+family of sheets: `overview` (Cover, Summary), `populations`, `privileged` (who holds
+administrative privilege, through what: `privileged_paths` reads it from the findings), `criteria` (Criteria,
 Commitments), `population` (the per-control sheets), `exceptions_drift_errors`, `evidence`
 (Evidence index). This module only opens the file and writes the sheets in order.
 """
@@ -66,6 +67,7 @@ from reports.workbook.model import (
 from reports.workbook.overview import population_counts, write_cover, write_summary
 from reports.workbook.population import write_population_sheets
 from reports.workbook.populations import write_populations
+from reports.workbook.privileged import write_privileged
 from reports.workbook.styles import XLSX_OPTIONS, Formats
 from reports.workbook.table import PageSetup, TableWriter, discard_sheet_buffers
 from reports.workbook.view import RunView
@@ -98,6 +100,7 @@ def _write_sheets(wb: Workbook, data: WorkbookInput) -> None:
     write_cover(out, view)
     write_summary(out, view)
     write_populations(out, view)
+    write_privileged(out, view)
     write_criteria(out, view)
     write_commitments(out, view)
     write_population_sheets(out, view)

@@ -96,6 +96,7 @@ EXCEPTIONS_SHEET = "Exceptions"
 DRIFT_SHEET = "Drift"
 SUMMARY_SHEET = "Summary"
 POPULATIONS_SHEET = "Populations"
+PRIVILEGED_SHEET = "Privileged access"
 ERRORS_SHEET = "Errors"
 EVIDENCE_SHEET = "Evidence index"
 
@@ -256,6 +257,47 @@ EVIDENCE_WIDTHS: dict[str, float] = {
     "Account": 14,
     "Region": 13,
     "Service": 12,
+}
+
+# The Privileged access sheet (reports.workbook.privileged): one row per (principal, path to privilege),
+# across clouds. What an auditor reads first is printed (Status .. Evidence file); the principal's ARN or
+# binding ID, the check, the finding (a link to its row on the population sheet) and every evidence file
+# after them, on screen and not printed.
+PRIVILEGED_HEADERS = (
+    "Status",
+    "Cloud",
+    "Account / project",
+    "Principal type",
+    "Principal",
+    "Privilege",
+    "Granted through",
+    "Held by",
+    "MFA",
+    "Last used",
+    "Reason (failed, or listed and why)",
+    "Evidence file",
+    "Principal ARN / ID",
+    "Check",
+    "Finding ID",
+    "All evidence files",
+)
+PRIVILEGED_PRINTED = PRIVILEGED_HEADERS.index("Evidence file") + 1
+PRIVILEGED_WIDTHS: dict[str, float] = {
+    "Status": 15,
+    "Cloud": 8,
+    "Account / project": 15,
+    "Principal type": 16,
+    "Principal": 30,
+    "Privilege": 36,
+    "Granted through": 32,
+    "Held by": 30,
+    "MFA": 18,
+    "Reason (failed, or listed and why)": 46,
+    "Evidence file": 80,  # a hyperlink: LibreOffice shows (and prints) it on one line
+    "Principal ARN / ID": 40,
+    "Check": 30,
+    "Finding ID": 34,
+    "All evidence files": 60,
 }
 
 NOT_EVALUATED = "not evaluated"  # a control with findings but no ControlResult (should not happen)

@@ -22,6 +22,7 @@ from reports.workbook.model import (
     EXCEPTIONS_SHEET,
     NOT_EVALUATED,
     POPULATIONS_SHEET,
+    PRIVILEGED_SHEET,
     SUMMARY_SHEET,
     WorkbookInput,
 )
@@ -37,6 +38,7 @@ class RunView:
             COVER_SHEET,
             SUMMARY_SHEET,
             POPULATIONS_SHEET,
+            PRIVILEGED_SHEET,
             CRITERIA_SHEET,
             COMMITMENTS_SHEET,
             EXCEPTIONS_SHEET,

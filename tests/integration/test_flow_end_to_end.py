@@ -344,6 +344,21 @@ def test_workbook_content(clean_run: RunOutcome) -> None:
     assert len(index) == len(json.loads((clean_run.run_dir / "manifest.json").read_text())["evidence"])
 
 
+def test_privileged_access_sheet_lists_the_demo_admins(clean_run: RunOutcome, estate) -> None:
+    """Every role and user the demo seeds as a failing admin is a failing row (fail first), with its path."""
+    _, demo, _ = estate
+    wb = openpyxl.load_workbook(clean_run.workbook)
+    assert wb.sheetnames.index("Privileged access") == wb.sheetnames.index("Populations") + 1
+    rows = pd.read_excel(clean_run.workbook, sheet_name="Privileged access").fillna("").to_dict("records")
+    failing = {r["Principal"] for r in rows if r["Status"] == "fail"}
+    failing |= {r["Principal ARN / ID"] for r in rows if r["Status"] == "fail"}
+    for check in ("aws.iam.privileged_roles", "aws.iam.privileged_users"):
+        assert set(demo.expected["non_compliant"][check]) <= failing, check
+    statuses = [r["Status"] for r in rows]
+    assert statuses == sorted(statuses, key=lambda s: s != "fail") and "pass" in statuses  # approved admins too
+    assert all(r["Privilege"] and r["Granted through"] and r["Evidence file"] for r in rows)
+
+
 def test_hostile_cloud_text_is_never_a_formula(clean_run: RunOutcome, estate) -> None:
     _, demo, _ = estate
     hostile = demo.expected["hostile_text"]

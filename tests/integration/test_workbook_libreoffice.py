@@ -166,9 +166,9 @@ def test_every_sheet_is_converted(converted):
     book, sheets, _ = converted
     names = load_workbook(book, read_only=True).sheetnames
     assert sorted(sheets) == sorted(names)
-    assert names[:5] == ["Cover", "Summary", "Populations", "Criteria", "Commitments"]
+    assert names[:6] == ["Cover", "Summary", "Populations", "Privileged access", "Criteria", "Commitments"]
     assert names[-6:] == ["HOSTILE", "BIG", "Exceptions", "Drift", "Errors", "Evidence index"]
-    assert len(names) == 17  # the 6 catalog controls of make_input() in between
+    assert len(names) == 18  # the 6 catalog controls of make_input() in between
     for name in names:
         assert sheets[name], name
         assert all(quoted for _, quoted in sheets[name][0]), f"header of {name} is text"

@@ -5,7 +5,7 @@ The real demo runs (emulated AWS organization, GCS, TLS endpoints: `demo.run.run
 pointing at the sheet's first page, which gives the pages of each sheet. As shipped before this
 test, the workbook printed to 230 pages (the 13-row Summary alone to 5). Now: every sheet
 landscape and fitted to the page width, the Summary on one page, the whole workbook on at most
-40 pages, and each sheet within a bound (a sheet that outgrows it has lost its print layout, or
+MAX_PAGES pages, and each sheet within a bound (a sheet that outgrows it has lost its print layout, or
 the demo has grown: look at the pages before raising it).
 
 The layout is computed for Calibri (the workbook's font); LibreOffice lays it out with Carlito,
@@ -32,12 +32,15 @@ if SOFFICE is None:
         pytest.fail("LibreOffice (soffice) is required in CI: apt-get install libreoffice-calc-nogui", pytrace=False)
     pytestmark = [pytestmark, pytest.mark.skip(reason="LibreOffice (soffice) not installed")]
 
-MAX_PAGES = 40
+# 40 until the Privileged access sheet (one page in the demo: 21 paths to privilege) came; raised by
+# exactly its pages, so the slack for the rest stays what it was
+MAX_PAGES = 41
 # pages per sheet, at most (the demo's 13 controls, ~330 findings, ~250 evidence files)
 BOUNDS = {
     "Cover": 2,
     "Summary": 1,
     "Populations": 3,
+    "Privileged access": 2,  # 1 in the demo (21 rows: IAM roles, groups, users, Identity Center, GCP)
     "Criteria": 2,
     "Commitments": 1,
     "Exceptions": 1,
@@ -87,7 +90,7 @@ def pages_per_sheet(reader: pypdf.PdfReader) -> dict[str, int]:
     return {title: end - start for (title, start), end in zip(starts, ends, strict=True)}
 
 
-def test_the_demo_workbook_prints_to_at_most_40_pages(printed) -> None:
+def test_the_demo_workbook_prints_to_at_most_max_pages(printed) -> None:
     reader, per_sheet = printed
     print(f"\nthe demo's workbook prints to {len(reader.pages)} pages: {per_sheet}")
     assert sum(per_sheet.values()) == len(reader.pages)  # every page belongs to a sheet

@@ -312,7 +312,7 @@ def wb(written):
 
 
 POPULATION_SHEETS = ["ENC-1", "ENC-2", "HOSTILE_1_x", LONG_ID_A[:31], LONG_ID_B[:27] + " (2)", "EMPTY"]
-HEAD_SHEETS = ["Cover", "Summary", "Populations", "Criteria", "Commitments"]
+HEAD_SHEETS = ["Cover", "Summary", "Populations", "Privileged access", "Criteria", "Commitments"]
 TAIL_SHEETS = ["Exceptions", "Drift", "Errors", "Evidence index"]
 
 
@@ -328,6 +328,7 @@ def test_sheet_names_and_order(wb):
 FROZEN = {"Cover": "A2", "Commitments": "A2", "Exceptions": "A2", "Errors": "C2", "Drift": "A2"}
 FROZEN |= {name: "D2" for name in POPULATION_SHEETS} | {"Summary": "B2", "Populations": "C2", "Criteria": "B2"}
 FROZEN["Evidence index"] = "B2"
+FROZEN["Privileged access"] = "F2"  # status .. principal
 
 
 def test_every_sheet_has_frozen_bold_header_and_autofilter(wb):
@@ -732,7 +733,7 @@ def test_evidence_files_are_relative_hyperlinks_that_survive_zipping(written, wb
     sheet = wb.sheetnames.index("Evidence index") + 1
     with zipfile.ZipFile(written) as z:
         rels = z.read(f"xl/worksheets/_rels/sheet{sheet}.xml.rels").decode()
-        population_rels = z.read("xl/worksheets/_rels/sheet6.xml.rels").decode()  # ENC-1
+        population_rels = z.read(f"xl/worksheets/_rels/sheet{len(HEAD_SHEETS) + 1}.xml.rels").decode()  # ENC-1
     for path in (EBS_FILE, S3_FILE):
         assert f'Target="{path}" TargetMode="External"' in rels
     assert "\\" not in rels and "file:" not in rels  # not absolute, not Windows-style
