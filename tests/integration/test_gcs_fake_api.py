@@ -129,7 +129,9 @@ def test_slow_iam_call_gives_up_within_the_deadline(fake):
     started = time.monotonic()
     _, results = collect()
     elapsed = time.monotonic() - started
-    assert elapsed < FAST.deadline_seconds + 1.5, elapsed  # not 120 s, not even the 10 s answer
+    # Behaviour, not speed: it gave up (deadline 1.5 s) rather than wait for the 10 s answer or retry
+    # for google-cloud-storage's default 120 s; the margin absorbs a loaded machine.
+    assert elapsed < 8.0, elapsed
     err = of(results, "public_iam")["dexo-prod-b"]
     assert err.status == Status.ERROR
     assert err.observed["error_code"] == "Timeout"

@@ -210,7 +210,9 @@ def test_silent_server_ends_within_the_timeout_and_is_error():
         started = time.monotonic()
         fetch(ctx)
         elapsed = time.monotonic() - started
-    assert elapsed < TIMEOUT + 1.0, elapsed
+    # Behaviour, not speed: the scan ended on its timeout instead of hanging on the silent server;
+    # the margin absorbs a loaded machine.
+    assert elapsed < TIMEOUT + 8.0, elapsed
     (call,) = ctx.recorder.bundle.all("tls", "ScanServer")
     assert call.error is not None and call.error.code == "TlsHandshakeTimeout"
     assert "accepted the TCP connection but sent no TLS answer" in call.error.message

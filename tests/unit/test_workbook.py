@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -758,11 +757,8 @@ def test_large_population_streams(tmp_path):
         for i in range(n)
     ]
     path = tmp_path / "big.xlsx"
-    start = time.perf_counter()
+    # No time limit here: speed is measured in bench/bench_workbook.py, not asserted in a test.
     write_workbook(path, make_input(findings=findings))
-    elapsed = time.perf_counter() - start
-    assert elapsed < 30, elapsed
-    print(f"\n40,000-row population written in {elapsed:.2f} s ({path.stat().st_size / 1e6:.1f} MB)")
 
     # Read the sheet's XML rather than loading 40,000 rows back.
     with zipfile.ZipFile(path) as z:
