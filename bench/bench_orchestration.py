@@ -157,7 +157,7 @@ def part_a(latency: float, reps: int, tmp: Path) -> None:
     print(f"\n(a) Prefect overhead: demo estate, {latency * 1000:.0f} ms per request, {reps} repetitions, {settings}")
     with MotoProcess() as moto, moto.use_env():
         estate = seed_demo_estate(moto.endpoint_url)
-        config = write_demo_config(estate, tmp / "a")
+        config = write_demo_config(estate, tmp / "a", workload_regions_only=True)
         run_evidence(config)  # warm-up: Prefect's ephemeral server, service models, imports
         server = prefect_server_process()
         moto.latency_seconds = latency

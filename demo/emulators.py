@@ -11,6 +11,12 @@ the layer consults; how requests are named and faults answered lives in moto_wsg
 
 moto keeps its state per process: every MotoEmulator in one process serves
 the same accounts and resources (reset() clears them for all).
+
+moto fills each EC2 backend (one per account and region, made on first use) with a catalogue
+of some thousands of public AMIs; the demo estate and the collectors use none (no check reads
+DescribeImages; a test's run_instances takes any AMI id), and a run over every enabled region
+of three accounts makes ~60 such backends, so start() turns the catalogue off for the process
+(MOTO_EC2_LOAD_DEFAULT_AMIS=false, unless the environment already sets it).
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ ENV_UNSET = (
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 )
 
+# moto.settings.ec2_load_default_amis(): no catalogue of public AMIs in each EC2 region backend
+NO_DEFAULT_AMIS = ("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
 
 class MotoEmulator:
     """moto's server on 127.0.0.1 (a free port) in a daemon thread, behind the fault/latency wrapper."""
@@ -63,6 +72,7 @@ class MotoEmulator:
         if self._server is not None:
             return self
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        os.environ.setdefault(NO_DEFAULT_AMIS[0], NO_DEFAULT_AMIS[1])  # read when each EC2 backend is made
         app = FaultWrapper(DomainDispatcherApplication(create_backend_app), self)
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self.port = self._server.server_address[1]

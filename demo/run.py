@@ -34,9 +34,9 @@ from flows.config import load_config
 DEMO_REGIONS = ["us-east-1", "eu-west-1"]  # where the estate is seeded
 # Enabled regions Dexo.chat leaves out on purpose, with the reasons an auditor reads on the Cover.
 # The demo sets no aws.regions: every account's enabled regions are discovered (ec2:DescribeRegions)
-# and every one not excluded is examined. Examining all 20 that moto enables took the demo from
-# 1:23 to 4:14 wall (measured, shared 2-core machine), so the regions without workloads are
-# excluded, each with its reason; `soc2-evidence demo --all-regions` examines them all but these two.
+# and every one not excluded is examined (18 of moto's 20 per account), as a real run would; these two
+# show the exclusion rule. `soc2-evidence demo --workload-regions-only` also excludes every region
+# without demo workloads (UNUSED_REGION_REASON): a quicker look, and what most tests run.
 DEMO_EXCLUDED_REGIONS = [
     {
         "region": "af-south-1",
@@ -47,13 +47,13 @@ DEMO_EXCLUDED_REGIONS = [
 UNUSED_REGION_REASON = "No workloads; SCP dexo-region-guard denies every action outside us-east-1 and eu-west-1"
 
 
-def demo_exclusions(regions: list[str] | None, all_regions: bool) -> list[dict[str, str]]:
-    """The demo's aws.exclude_regions: the two above, plus (unless all_regions) every other enabled region
-    of moto's that holds no demo workload; never a region the config also lists."""
+def demo_exclusions(regions: list[str] | None, workload_regions_only: bool = False) -> list[dict[str, str]]:
+    """The demo's aws.exclude_regions: the two above, plus (with workload_regions_only) every other
+    enabled region of moto's that holds no demo workload; never a region the config also lists."""
     from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
 
     out = [dict(e) for e in DEMO_EXCLUDED_REGIONS]
-    if not all_regions:
+    if workload_regions_only:
         named = {e["region"] for e in out}
         unused = sorted(set(RegionsAndZonesBackend.regions_opt_in_not_required) - set(DEMO_REGIONS) - named)
         out += [{"region": r, "reason": UNUSED_REGION_REASON} for r in unused]
@@ -99,16 +99,17 @@ def demo_config(
     *,
     gcp_projects: list[str] | None = None,
     regions: list[str] | None = None,
-    all_regions: bool = False,
+    workload_regions_only: bool = False,
 ) -> dict[str, Any]:
-    """The demo's config; `regions` pins aws.regions (default: every enabled region, minus the exclusions)."""
+    """The demo's config; `regions` pins aws.regions (default: every enabled region, minus the exclusions;
+    workload_regions_only: minus every region without demo workloads too)."""
     year = datetime.now(UTC).year
     config: dict[str, Any] = {
         "organization": estate.organization,
         "period": {"start": f"{year}-01-01", "end": f"{year}-12-31"},
         "aws": {
             **({"regions": list(regions)} if regions else {}),
-            "exclude_regions": demo_exclusions(regions, all_regions),
+            "exclude_regions": demo_exclusions(regions, workload_regions_only),
             "organization": {"discover": True, "role_name": estate.role_name, "exclude": []},
             "retry_mode": "standard",
             "max_attempts": 5,
@@ -145,13 +146,20 @@ def write_demo_config(
     *,
     gcp_projects: list[str] | None = None,
     regions: list[str] | None = None,
-    all_regions: bool = False,
+    workload_regions_only: bool = False,
 ) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     path = output / "soc2-evidence.yaml"
     header = "# Written by `soc2-evidence demo`: the config a user would write for this estate.\n"
     body = yaml.safe_dump(
-        demo_config(estate, output, endpoints, gcp_projects=gcp_projects, regions=regions, all_regions=all_regions),
+        demo_config(
+            estate,
+            output,
+            endpoints,
+            gcp_projects=gcp_projects,
+            regions=regions,
+            workload_regions_only=workload_regions_only,
+        ),
         sort_keys=False,
     )
     path.write_text(header + body, encoding="utf-8")
@@ -159,7 +167,7 @@ def write_demo_config(
 
 
 def run_demo(
-    output: Path, *, concurrency: int | None = None, all_regions: bool = False
+    output: Path, *, concurrency: int | None = None, workload_regions_only: bool = False
 ):  # -> (RunOutcome, access-review StartOutcome)
     from flows.run import run_evidence
 
@@ -176,7 +184,9 @@ def run_demo(
         estate = seed_demo_estate(moto.endpoint_url)
         seed_gcp_estate(gcs.endpoint)
         seed_gcp_iam(gcp_iam)
-        config_path = write_demo_config(estate, output, endpoints, gcp_projects=GCP_PROJECTS, all_regions=all_regions)
+        config_path = write_demo_config(
+            estate, output, endpoints, gcp_projects=GCP_PROJECTS, workload_regions_only=workload_regions_only
+        )
         print(
             f"Demo estate: {estate.organization} on moto at {moto.endpoint_url}; accounts "
             + ", ".join(f"{name} {aid}" for name, aid in estate.accounts.items())

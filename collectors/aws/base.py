@@ -1,7 +1,9 @@
 """AWS plumbing shared by the collectors: sessions, clients, error capture.
 
-Sessions are made inside the task that uses them (never passed between
-tasks), so the same code runs on threads, Dask workers or separate flow runs.
+Sessions are obtained inside the task that uses them (never passed between
+tasks), so the same code runs on threads, Dask workers or separate flow runs;
+within a process, new_session() hands every task with the same credentials the
+same thread-safe session.
 """
 
 from __future__ import annotations
@@ -79,25 +81,66 @@ def clear_credentials_cache() -> None:
     whose trust was revoked is seen as such, not masked by a cached session)."""
     with _CREDENTIALS_LOCK:
         _CREDENTIALS_CACHE.clear()
+    with _SESSIONS_LOCK:
+        _SESSIONS.clear()
 
 
 _SHARED_LOADER: Any = None
 _LOADER_LOCK = threading.Lock()
+_SESSIONS: dict[tuple[tuple[str, str], ...], SharedSession] = {}
+_SESSIONS_LOCK = threading.Lock()
+_SESSIONS_MAX = 64  # distinct credentials kept per process; the oldest is dropped beyond
 
 
-def new_session(**credentials: str) -> boto3.Session:
-    """A boto3 session sharing one botocore data loader per process.
+class SharedSession(boto3.Session):
+    """A boto3 session that several threads may make clients from: a botocore session
+    is not thread-safe, its clients are, so client() and resource() take a lock."""
 
-    Each boto3 session otherwise parses the service models (EC2's alone is
-    ~20 MB of Python objects) again; one session per task made the peak
-    memory grow with the number of concurrent tasks."""
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._client_lock = threading.Lock()
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        with self._client_lock:
+            return super().client(*args, **kwargs)
+
+    def resource(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        with self._client_lock:
+            return super().resource(*args, **kwargs)
+
+
+def _build_session(**credentials: str) -> SharedSession:
     global _SHARED_LOADER
     core = botocore.session.get_session()
     with _LOADER_LOCK:
         if _SHARED_LOADER is None:
             _SHARED_LOADER = core.get_component("data_loader")
     core.register_component("data_loader", _SHARED_LOADER)
-    return boto3.Session(botocore_session=core, **credentials)
+    return SharedSession(botocore_session=core, **credentials)
+
+
+def new_session(**credentials: str) -> boto3.Session:
+    """The process's boto3 session for these credentials (none: the default chain).
+
+    Creating a session costs ~8 ms of CPU and each session's first client of a
+    service ~3x a later one (the session caches what it derives from the service
+    model): with a session per scope, a run over every enabled region paid that
+    thousands of times. So one session per credentials per process, made lazily
+    and kept (sessions of credentials no longer used are dropped beyond
+    _SESSIONS_MAX, and by clear_credentials_cache). The key includes the AWS_*
+    environment (endpoint, profile, region, keys), so a changed environment gets
+    a new session. Every session shares one botocore data loader: parsed service
+    models (EC2's alone is ~20 MB of Python objects) exist once per process."""
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    key = (*sorted(credentials.items()), ("", ""), *env)
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(key)
+        if session is None:
+            session = _build_session(**credentials)
+            if len(_SESSIONS) >= _SESSIONS_MAX:
+                _SESSIONS.pop(next(iter(_SESSIONS)))
+            _SESSIONS[key] = session
+        return session
 
 
 def session_for(role_arn: str | None, tuning: AwsTuning, session_name: str = "soc2-evidence") -> boto3.Session:

@@ -104,7 +104,7 @@ def gcs_rows(principals):
 
 def test_start_adds_gcs_members_to_the_aws_population_and_complete_prints_gcloud(estates, gcs_env, tmp_path):
     estate, _ = estates
-    cfg = load_config(write_demo_config(estate, tmp_path, gcp_projects=PROJECTS))
+    cfg = load_config(write_demo_config(estate, tmp_path, gcp_projects=PROJECTS, workload_regions_only=True))
     issued = start(cfg, output=tmp_path)
     folder = issued.review_dir
     review = json.loads((folder / "review.json").read_text())

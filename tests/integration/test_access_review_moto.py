@@ -35,7 +35,7 @@ def demo():
 
 def test_start_complete_and_checks_on_the_demo_estate(demo, tmp_path, capsys):
     _, estate = demo
-    cfg = load_config(write_demo_config(estate, tmp_path))
+    cfg = load_config(write_demo_config(estate, tmp_path, workload_regions_only=True))
     issued = start(cfg, output=tmp_path)
     folder = issued.review_dir
     review = json.loads((folder / "review.json").read_text())
@@ -123,7 +123,7 @@ def cli(argv: list[str]) -> int:
 
 def test_cli_start_then_bad_file(demo, tmp_path, capsys):
     _, estate = demo
-    config = write_demo_config(estate, tmp_path)
+    config = write_demo_config(estate, tmp_path, workload_regions_only=True)
     assert cli(["access-review", "start", "--config", str(config), "--as-of", "2025-07-01"]) == 0
     text = capsys.readouterr().out
     assert "Access review ar-" in text and "as of 2025-07-01" in text and "Workbook:" in text
@@ -140,7 +140,7 @@ def test_reviews_of_a_bucket_output_live_in_the_configured_directory(demo, tmp_p
     from flows.access_review import AccessReviewError
 
     _, estate = demo
-    path = write_demo_config(estate, tmp_path)
+    path = write_demo_config(estate, tmp_path, workload_regions_only=True)
     config = yaml.safe_load(path.read_text())
     config["output"] = "s3://dexo-evidence-locker/soc2"
     path.write_text(yaml.safe_dump(config))

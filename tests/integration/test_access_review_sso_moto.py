@@ -41,7 +41,7 @@ def demo(prefect_harness: None):
 
 
 def _config(estate, folder: Path) -> Path:
-    path = write_demo_config(estate, folder)
+    path = write_demo_config(estate, folder, workload_regions_only=True)
     config = yaml.safe_load(path.read_text())
     config["thresholds"]["access_review.revocations_done"] = {"grace_days": 0}  # due at completion
     path.write_text(yaml.safe_dump(config))

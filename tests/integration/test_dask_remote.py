@@ -63,7 +63,7 @@ def external_cluster(prefect_harness: None, moto: MotoEmulator) -> Iterator[tupl
 
 
 def _config(estate: Any, folder: Path, orchestration: dict[str, Any] | None = None) -> Path:
-    path = write_demo_config(estate, folder)
+    path = write_demo_config(estate, folder, workload_regions_only=True)
     if orchestration:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         doc["orchestration"] = orchestration

@@ -60,8 +60,8 @@ def test_dask_local_cluster_gives_the_same_findings_as_threads(prefect_harness: 
         # LocalCluster's worker processes start inside this block: they inherit the moto env vars
         moto.reset()  # moto's state is per process: other tests may have seeded it
         estate = seed_demo_estate(moto.endpoint_url)
-        thread_cfg = write_demo_config(estate, tmp_path / "thread")
-        dask_cfg = write_demo_config(estate, tmp_path / "dask")
+        thread_cfg = write_demo_config(estate, tmp_path / "thread", workload_regions_only=True)
+        dask_cfg = write_demo_config(estate, tmp_path / "dask", workload_regions_only=True)
         on_threads = evidence_run.with_options(task_runner=task_runner_for(SimpleNamespace(task_runner="thread"), 8))
         thread_run = on_threads(str(thread_cfg))
         on_dask = evidence_run.with_options(

@@ -45,7 +45,7 @@ def estate(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def clean_run(estate: tuple[MotoEmulator, DemoEstate, Path], endpoints: DemoEndpoints) -> RunOutcome:
     _, demo, out = estate
-    config = write_demo_config(demo, out / "clean", endpoints)
+    config = write_demo_config(demo, out / "clean", endpoints, workload_regions_only=True)
     return run_evidence(config)
 
 
@@ -390,7 +390,7 @@ def faulty_run(estate, clean_run: RunOutcome) -> RunOutcome:
     moto.add_fault(FaultRule("AssumeRole", match=staging_role))
     moto.add_fault(FaultRule("GetBucketEncryption", match=bucket))
     try:
-        return run_evidence(write_demo_config(demo, out / "faulty"))
+        return run_evidence(write_demo_config(demo, out / "faulty", workload_regions_only=True))
     finally:
         moto.clear_faults()
 
@@ -453,7 +453,7 @@ def test_a_crashed_run_leaves_no_manifest_or_workbook_and_is_never_a_baseline(
     from reports.store import completed_runs
 
     _, demo, out = estate
-    config = write_demo_config(demo, out / "crash")
+    config = write_demo_config(demo, out / "crash", workload_regions_only=True)
     first = run_evidence(config)
 
     import dataclasses
@@ -493,7 +493,7 @@ def test_endpoint_discovery_scans_what_the_cloud_exposes_and_unreachable_is_erro
     import yaml
 
     _, demo, out = estate
-    path = write_demo_config(demo, out / "discover")
+    path = write_demo_config(demo, out / "discover", workload_regions_only=True)
     config = yaml.safe_load(path.read_text())
     config["endpoints"] = {"discover": True, "timeout_seconds": 2}
     path.write_text(yaml.safe_dump(config))
@@ -530,7 +530,7 @@ def test_runs_go_to_an_s3_evidence_locker_and_are_read_back_as_a_directory(
             "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 400}},
         },
     )
-    path = write_demo_config(demo, out / "locker")
+    path = write_demo_config(demo, out / "locker", workload_regions_only=True)
     config = yaml.safe_load(path.read_text())
     config["output"] = "s3://dexo-evidence-locker/soc2"
     path.write_text(yaml.safe_dump(config))

@@ -51,7 +51,7 @@ def start_run(slow_estate, name: str) -> tuple[subprocess.Popen[bytes], Path, Pa
     env, root, estate = slow_estate
     out, tmp = root / name, root / f"{name}-tmpdir"
     tmp.mkdir()
-    config = write_demo_config(estate, out)
+    config = write_demo_config(estate, out, workload_regions_only=True)
     proc = subprocess.Popen(
         [*CLI, "run", "--config", str(config), "--concurrency", "2"],
         env={**env, "TMPDIR": str(tmp)},

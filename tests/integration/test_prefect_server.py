@@ -152,7 +152,7 @@ def test_scheduled_deployment_runs_on_a_process_worker(
     from prefect.deployments import run_deployment
 
     moto, estate, out = moto_estate
-    config = write_demo_config(estate, out / "scheduled")
+    config = write_demo_config(estate, out / "scheduled", workload_regions_only=True)
     env_args = [a for k, v in moto.env().items() for a in ("--env", f"{k}={v}")]
     t0 = time.monotonic()
     rc = schedule_cli(
@@ -198,7 +198,7 @@ def test_schedule_rejects_a_bad_cron(api: str, moto_estate) -> None:
     from flows.cli_common import BadInput
 
     _, estate, out = moto_estate
-    config = write_demo_config(estate, out / "badcron")
+    config = write_demo_config(estate, out / "badcron", workload_regions_only=True)
     with pytest.raises(BadInput, match="invalid schedule"):
         schedule_cli(["schedule", "--config", str(config), "--cron", "61 6 * * *", "--work-pool", POOL])
     with pytest.raises(BadInput, match="invalid schedule"):
@@ -211,7 +211,7 @@ def test_dispatch_accounts_shares_accounts_between_workers(server, api: str, wor
 
     assert "accounts" in inspect.signature(evidence_run.fn).parameters
     moto, estate, out = moto_estate
-    config = write_demo_config(estate, out / "fanout")
+    config = write_demo_config(estate, out / "fanout", workload_regions_only=True)
     deploy_evidence_run(config, cron="0 6 * * *", name="fanout-test", work_pool=POOL, job_variables={"env": moto.env()})
     accounts = sorted(estate.accounts.values())
     runs = dispatch_accounts("fanout-test", config, accounts, wait=True, timeout=240, poll_interval=1, as_subflow=False)

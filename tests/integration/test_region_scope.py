@@ -50,7 +50,9 @@ def test_resources_in_a_region_outside_aws_regions_fail_region_coverage(estate) 
     moto, demo, out = estate
     staging = demo.accounts["staging"]
     assert _staging_volumes(moto, demo, "eu-west-1"), "the demo estate keeps staging volumes in eu-west-1"
-    outcome = run_evidence(write_demo_config(demo, out / "us-only", regions=["us-east-1"]), accounts=[staging])
+    outcome = run_evidence(
+        write_demo_config(demo, out / "us-only", regions=["us-east-1"], workload_regions_only=True), accounts=[staging]
+    )
 
     coverage = {f.result.region: f.result for f in outcome.findings if f.result.check_id == CHECK}
     assert str(coverage["eu-west-1"].status) == "fail"
@@ -88,7 +90,7 @@ def test_denied_describe_regions_is_error_and_states_the_regions_examined(estate
     staging = demo.accounts["staging"]
     moto.add_fault(FaultRule("DescribeRegions", code="UnauthorizedOperation", service="ec2"))
     try:
-        outcome = run_evidence(write_demo_config(demo, out / "denied"), accounts=[staging])
+        outcome = run_evidence(write_demo_config(demo, out / "denied", workload_regions_only=True), accounts=[staging])
     finally:
         moto.clear_faults()
 
