@@ -60,3 +60,27 @@ def test_main_puts_the_previous_signal_handlers_back() -> None:
     with pytest.raises(SystemExit):
         main(["--version"])
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_demo_examines_every_enabled_region_unless_asked_for_the_workload_regions_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from demo.run import DEMO_EXCLUDED_REGIONS, DEMO_REGIONS, UNUSED_REGION_REASON, demo_exclusions
+
+    parser = build_parser()
+    assert parser.parse_args(["demo"]).workload_regions_only is False
+    assert parser.parse_args(["demo", "--workload-regions-only"]).workload_regions_only is True
+    assert parser.parse_args(["demo", "--all-regions"]).workload_regions_only is False  # the old flag: a no-op
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--help"])
+    usage = capsys.readouterr().out
+    assert "--workload-regions-only" in usage and "--all-regions" not in usage
+
+    # the default: only the two deliberate exclusions, with their reasons
+    assert demo_exclusions(None) == DEMO_EXCLUDED_REGIONS
+    narrow = demo_exclusions(None, workload_regions_only=True)
+    assert narrow[:2] == DEMO_EXCLUDED_REGIONS and len(narrow) == 18
+    assert {e["reason"] for e in narrow[2:]} == {UNUSED_REGION_REASON}
+    assert not {e["region"] for e in narrow} & set(DEMO_REGIONS)
+    # never a region the config also lists
+    assert "ap-northeast-1" not in {e["region"] for e in demo_exclusions(["ap-northeast-1"], True)}
