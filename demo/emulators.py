@@ -13,10 +13,11 @@ moto keeps its state per process: every MotoEmulator in one process serves
 the same accounts and resources (reset() clears them for all).
 
 moto fills each EC2 backend (one per account and region, made on first use) with a catalogue
-of some thousands of public AMIs; the demo estate and the collectors use none (no check reads
-DescribeImages; a test's run_instances takes any AMI id), and a run over every enabled region
-of three accounts makes ~60 such backends, so start() turns the catalogue off for the process
-(MOTO_EC2_LOAD_DEFAULT_AMIS=false, unless the environment already sets it).
+of public AMIs (~1,350, each with its snapshot); the demo estate and the collectors use none (no
+check reads DescribeImages; a test's run_instances takes any AMI id). A run over every enabled
+region of three accounts makes ~60 such backends: with the catalogue, the demo took 120 s of CPU
+and 980 MB, without it 63 s and 700 MB (measured 2026-12-05). So start() turns it off for the
+process (MOTO_EC2_LOAD_DEFAULT_AMIS=false, unless the environment already sets it).
 """
 
 from __future__ import annotations
