@@ -124,8 +124,8 @@ def new_session(**credentials: str) -> boto3.Session:
 
     Creating a session costs ~8 ms of CPU and each session's first client of a
     service ~3x a later one (the session caches what it derives from the service
-    model): with a session per scope, a run over every enabled region paid that
-    thousands of times. So one session per credentials per process, made lazily
+    model): with a session per scope, the demo over every enabled region paid that
+    ~1,000 times. So one session per credentials per process, made lazily
     and kept (sessions of credentials no longer used are dropped beyond
     _SESSIONS_MAX, and by clear_credentials_cache). The key includes the AWS_*
     environment (endpoint, profile, region, keys), so a changed environment gets
