@@ -7,7 +7,9 @@ snapshots, RDS parameter groups, ElastiCache, EFS, OpenSearch, Redshift), inject
 evidence store, workbook) twice in the same process: at the default concurrency
 and at concurrency 1. Prints wall time, API calls (counted at the emulator),
 resources per second, the peak RSS of the tool's process (moto runs in a child
-process), the API calls per operation, and the data tier's API calls per resource.
+process), the CPU seconds of the tool, moto and Prefect's API server with the
+load average (the stable measure on a shared machine), the API calls per
+operation, and the data tier's API calls per resource.
 
     .venv/bin/python bench/bench_aws_collect.py [--latency-ms 50] [--buckets 500] ...
 """
@@ -28,7 +30,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from _common import PeakRss
+from _common import CpuSeconds, PeakRss
 from _data_tier import DataTierCounts, calls_per_resource, seed_data_tier_scale
 
 from demo.emulators import MotoProcess
@@ -95,10 +97,12 @@ def main() -> int:
         modes = [("default", None)] + ([] if args.skip_serial else [("concurrency 1", 1)])
         for label, conc in modes:
             moto.reset_counts()
-            with PeakRss() as rss:
+            load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+            with PeakRss() as rss, CpuSeconds(moto.pid) as cpu:
                 t = time.perf_counter()
                 outcome = run_evidence(config, concurrency=conc)
                 wall = time.perf_counter() - t
+            load += " -> " + (Path("/proc/loadavg").read_text().split()[0] if load != "?" else "?")
             counts = Counter(moto.counts())
             resources = len(
                 {(f.result.account, f.result.resource_type, f.result.resource_id) for f in outcome.findings}
@@ -114,6 +118,8 @@ def main() -> int:
                     counts,
                     outcome.manifest["orchestration"],
                     outcome.manifest["collectors"],
+                    cpu,
+                    load,
                 )
             )
 
@@ -122,11 +128,15 @@ def main() -> int:
         f"{'mode':14} {'wall s':>8} {'collect s':>9} {'API calls':>9} {'resources':>9} {'res/s':>7} "
         f"{'peak RSS MB':>11}  orchestration"
     )
-    for label, wall, collect, calls, res, peak, _, orch, _ in rows:
+    for label, wall, collect, calls, res, peak, _, orch, _, _, _ in rows:
         print(
             f"{label:14} {wall:8.1f} {collect:9.1f} {calls:9d} {res:9d} {res / wall:7.1f} {peak / 2**20:11.0f}  "
             f"{orch['max_workers']} tasks x {orch['per_task_concurrency']} calls"
         )
+    print(f"\n{'mode':14} {'CPU s: tool':>11} {'moto':>6} {'Prefect':>7}  load average (1 min, before -> after)")
+    for label, *_, cpu, load in rows:
+        print(f"{label:14} {cpu.tool:11.1f} {cpu.moto:6.1f} {cpu.other:7.1f}  {load}")
+    print(f"API calls per resource (default run): {rows[0][3] / max(rows[0][4], 1):.3f}")
     if len(rows) == 2:
         print(f"\nspeed-up (wall): {rows[1][1] / rows[0][1]:.1f}x   (collection only: {rows[1][2] / rows[0][2]:.1f}x)")
     print("\nAPI calls per operation (default run):")
