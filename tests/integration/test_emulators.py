@@ -273,6 +273,23 @@ def test_reset_drops_moto_state(aws: MotoEmulator) -> None:
     assert "emu-reset-me" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
 
 
+def test_cached_backend_lookup_serves_every_service_across_resets(aws: MotoEmulator) -> None:
+    """The dispatcher caches host -> backend (demo.emulators.CachedDispatcher): after a reset each service
+    still reaches its own backend, with the new state, in each region."""
+    for _ in range(2):
+        aws.reset()
+        for region in ("us-east-1", "eu-west-1"):
+            ec2 = client(aws, "ec2", region)
+            volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=1)["VolumeId"]
+            assert [v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]] == [volume]
+            assert client(aws, "sqs", region).list_queues().get("QueueUrls", []) == []
+        s3 = client(aws, "s3")
+        s3.create_bucket(Bucket="emu-cached-dispatch")
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["emu-cached-dispatch"]
+        assert client(aws, "sts").get_caller_identity()["Account"] == "123456789012"
+    aws.reset()
+
+
 def test_stop_frees_the_port_and_restart_works() -> None:
     emulator = MotoEmulator().start()
     url = emulator.endpoint_url
