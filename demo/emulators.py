@@ -69,6 +69,7 @@ class MotoEmulator:
 
     def __init__(self, latency_seconds: float = 0.0, host: str = "127.0.0.1", port: int = 0) -> None:
         self.latency_seconds = latency_seconds
+        self.skip_rewrites: set[str] = set()  # e.g. {"ListBuckets"}: moto's own answer, without BucketRegion
         self.host = host
         self.port = port
         self.endpoint_url = ""
