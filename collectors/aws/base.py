@@ -21,6 +21,7 @@ import botocore.exceptions
 import botocore.session
 from botocore.config import Config
 
+from collectors.aws.timestamps import use_fast_timestamps
 from collectors.evidence import ApiError, Recorder
 
 GLOBAL_REGION = "global"
@@ -93,6 +94,7 @@ def new_session(**credentials: str) -> boto3.Session:
     memory grow with the number of concurrent tasks."""
     global _SHARED_LOADER
     core = botocore.session.get_session()
+    use_fast_timestamps(core)  # ISO 8601 timestamps without dateutil (collectors.aws.timestamps)
     with _LOADER_LOCK:
         if _SHARED_LOADER is None:
             _SHARED_LOADER = core.get_component("data_loader")
