@@ -290,6 +290,27 @@ def test_cached_backend_lookup_serves_every_service_across_resets(aws: MotoEmula
     aws.reset()
 
 
+def test_ec2_resource_tags_match_describe_tags(aws: MotoEmulator) -> None:
+    """Tags inside DescribeVolumes / DescribeSnapshots items come from the indexed lookup
+    (demo.emulators.index_ec2_tags); DescribeTags still scans moto's store: both must agree, in order."""
+    ec2 = client(aws, "ec2", "eu-west-1")
+    made = []
+    for i in range(3):
+        tags = [{"Key": f"k{j}", "Value": f"v{i}{j}"} for j in range(i)]  # 0, 1 and 2 tags
+        spec = [{"ResourceType": "volume", "Tags": tags}] if tags else []
+        made.append(ec2.create_volume(AvailabilityZone="eu-west-1a", Size=1, TagSpecifications=spec)["VolumeId"])
+    snapshot = ec2.create_snapshot(VolumeId=made[2])["SnapshotId"]
+    ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}])
+    listed = {v["VolumeId"]: v.get("Tags", []) for v in ec2.describe_volumes(VolumeIds=made)["Volumes"]}
+    (snap,) = ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"]
+    listed[snapshot] = snap.get("Tags", [])
+    for resource, tags in listed.items():
+        scanned = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [resource]}])["Tags"]
+        assert tags == [{"Key": t["Key"], "Value": t["Value"]} for t in scanned], resource
+    assert [len(listed[v]) for v in made] == [0, 1, 2]
+    assert listed[snapshot] == [{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}]
+
+
 def test_stop_frees_the_port_and_restart_works() -> None:
     emulator = MotoEmulator().start()
     url = emulator.endpoint_url
