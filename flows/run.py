@@ -140,6 +140,21 @@ def _scopes_for(provider: str, regions: Sequence[str] = ()) -> list[tuple[str, s
     return out
 
 
+# Collectors whose tasks make many calls (per bucket, per file system) or parse large answers
+# (every volume, snapshot, DB instance), longest first: submitted before the others in every account,
+# so that the last tasks to finish are short ones and the workers stay busy to the end. On the
+# benchmark's estate the S3 task of an account was submitted last of its ~40 and ran alone at the end.
+LONG_FIRST = ("aws.s3", "aws.ebs", "aws.rds", "aws.efs", "aws.iam", "aws.elasticache", "aws.kms", "aws.dynamodb")
+
+
+def long_first(scopes: Sequence[tuple[Target, str, str]]) -> list[tuple[Target, str, str]]:
+    """(target, region, collector) in submission order: LONG_FIRST's collectors (in that order, every
+    account's), then the rest in their given order."""
+    rank = {cid: i for i, cid in enumerate(LONG_FIRST)}
+    order = sorted(range(len(scopes)), key=lambda i: (rank.get(scopes[i][2], len(rank)), i))
+    return [scopes[i] for i in order]
+
+
 def endpoint_target(e: Endpoint) -> Target:
     host = f"[{e.host}]" if ":" in e.host else e.host
     return Target("endpoint", f"{host}:{e.port}", endpoint=(e.host, e.port, e.sni, e.address))
@@ -355,6 +370,7 @@ def _execute_in(
     if accounts is None and (bad := not_in_scope(cfg, targets)) is not None and cfg.aws.identity_center:
         where = Scope("aws", cfg.aws.identity_center.account, GLOBAL_REGION, SSO_COLLECTOR)
         outcomes.append(unreachable_outcome(where, bad))
+    queued: list[tuple[Target, str, str]] = []
     for t in targets:
         ident = identities[t.id]
         callers[t.id] = ident.arn or f"error: {ident.call.error.code}: {ident.call.error.message}"  # type: ignore[union-attr]
@@ -380,7 +396,9 @@ def _execute_in(
                     continue
                 reviews = str(reviews_root) if provider == "access_review" and reviews_root else None
                 target = Target(provider, t.id, t.role_arn, reviews_dir=reviews, identity_center=sso_plan.get(t.id))
-                submit(target, region, cid)
+                queued.append((target, region, cid))
+    for target, region, cid in long_first(queued):
+        submit(target, region, cid)
     outcomes += _gather(pending)
     discovered: list[DiscoveredEndpoint] = []
     if cfg.endpoints.discover and accounts is None:
