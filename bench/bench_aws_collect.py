@@ -17,11 +17,15 @@ operation, and the data tier's API calls per resource.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -54,6 +58,30 @@ def write_config(path: Path, accounts: list[str], regions: list[str], output: Pa
     return path
 
 
+@contextlib.contextmanager
+def py_spy(directory: str, pids: dict[str, int | None]) -> Iterator[None]:
+    """py-spy recording each process in `pids` for the duration of the block (stopped with SIGINT)."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    options = ["--gil", "--nonblocking", "--rate", "200", "--format", "raw"]
+    procs = [
+        subprocess.Popen(
+            ["py-spy", "record", "--pid", str(pid), *options, "--output", str(Path(directory) / f"{name}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+        if pid
+    ]
+    time.sleep(1)  # attached
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            proc.wait(timeout=60)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--latency-ms", type=float, default=50)
@@ -63,6 +91,12 @@ def main() -> int:
     ap.add_argument("--db-instances", type=int, default=200)
     ap.add_argument("--skip-serial", action="store_true", help="only the default concurrency")
     ap.add_argument("--no-data-tier", action="store_true", help="skip the data-tier services")
+    ap.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="sample the default run with py-spy (installed separately): DIR/tool.txt and DIR/moto.txt, "
+        "collapsed stacks of the threads holding the GIL",
+    )
     args = ap.parse_args()
     regions = ["us-east-1", "eu-west-1"]
 
@@ -98,7 +132,8 @@ def main() -> int:
         for label, conc in modes:
             moto.reset_counts()
             load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
-            with PeakRss() as rss, CpuSeconds(moto.pid) as cpu:
+            spy = py_spy(args.py_spy, {"tool": os.getpid(), "moto": moto.pid}) if args.py_spy and conc is None else None
+            with PeakRss() as rss, CpuSeconds(moto.pid) as cpu, spy or contextlib.nullcontext():
                 t = time.perf_counter()
                 outcome = run_evidence(config, concurrency=conc)
                 wall = time.perf_counter() - t
