@@ -50,6 +50,7 @@ from flows.interrupt import reclaim_sigterm, track_run
 from flows.prefect_ui import name_flow_run, progress_artifact
 from flows.progress import RunProgress
 from flows.regions import SCOPE_COLLECTOR, plan_regions
+from flows.submit_order import long_first
 from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
 from reports.store import RunWriter, drift_baseline, new_run_id
@@ -138,21 +139,6 @@ def _scopes_for(provider: str, regions: Sequence[str] = ()) -> list[tuple[str, s
         else:
             out.append((cid, GLOBAL_REGION))
     return out
-
-
-# Collectors whose tasks make many calls (per bucket, per file system) or parse large answers
-# (every volume, snapshot, DB instance), longest first: submitted before the others in every account,
-# so that the last tasks to finish are short ones and the workers stay busy to the end. On the
-# benchmark's estate the S3 task of an account was submitted last of its ~40 and ran alone at the end.
-LONG_FIRST = ("aws.s3", "aws.ebs", "aws.rds", "aws.efs", "aws.iam", "aws.elasticache", "aws.kms", "aws.dynamodb")
-
-
-def long_first(scopes: Sequence[tuple[Target, str, str]]) -> list[tuple[Target, str, str]]:
-    """(target, region, collector) in submission order: LONG_FIRST's collectors (in that order, every
-    account's), then the rest in their given order."""
-    rank = {cid: i for i, cid in enumerate(LONG_FIRST)}
-    order = sorted(range(len(scopes)), key=lambda i: (rank.get(scopes[i][2], len(rank)), i))
-    return [scopes[i] for i in order]
 
 
 def endpoint_target(e: Endpoint) -> Target:
@@ -354,6 +340,14 @@ def _execute_in(
                 ApiError("IdentifyCrashed", str(fut.state.message), "sts:GetCallerIdentity"),
             )
             identities[t.id] = Identity(t.id, None, call)
+    # global collectors (S3: the longest) need no region plan: started while the regions are planned, on
+    # the workers the plans leave free (never ahead of a plan, which every regional task waits for)
+    entered = [t for t in targets if identities[t.id].ok]
+    early = [(Target("aws", t.id, t.role_arn), r, c) for t in entered for c, r in _scopes_for("aws")]
+    early = long_first([e for e in early if e[2] != SSO_COLLECTOR])[: max(0, workers - len(entered))]
+    for target, region, cid in early:
+        submit(target, region, cid)
+    started_early = {(target.account, cid) for target, _, cid in early}
     # per account: the regions to examine (every enabled one unless configured), as aws.scope evidence
     plans, scope_outcomes = plan_regions(
         runner,
@@ -391,6 +385,8 @@ def _execute_in(
             for cid, region in scopes:
                 if cid == SSO_COLLECTOR and t.id not in sso_plan:
                     continue  # Identity Center is read from the account that administers it
+                if provider == "aws" and (t.id, cid) in started_early:
+                    continue
                 if not ident.ok:
                     outcomes.append(unreachable_outcome(Scope(provider, t.id, region, cid), ident.call, ident_ref))
                     continue
