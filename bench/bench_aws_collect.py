@@ -42,8 +42,10 @@ from demo.estate_scale import seed_scale
 from flows.run import run_evidence
 
 
-def write_config(path: Path, accounts: list[str], regions: list[str], output: Path) -> Path:
-    cfg = {
+def write_config(
+    path: Path, accounts: list[str], regions: list[str], output: Path, per_task: int | None = None
+) -> Path:
+    cfg: dict = {
         "organization": "Bench Corp",
         "period": {"start": "2026-01-01", "end": "2026-12-31"},
         "aws": {
@@ -54,6 +56,8 @@ def write_config(path: Path, accounts: list[str], regions: list[str], output: Pa
         },
         "output": str(output),
     }
+    if per_task:
+        cfg["orchestration"] = {"per_task_concurrency": per_task}
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return path
 
@@ -91,6 +95,7 @@ def main() -> int:
     ap.add_argument("--db-instances", type=int, default=200)
     ap.add_argument("--skip-serial", action="store_true", help="only the default concurrency")
     ap.add_argument("--no-data-tier", action="store_true", help="skip the data-tier services")
+    ap.add_argument("--per-task-concurrency", type=int, help="the config's per_task_concurrency (default 16)")
     ap.add_argument(
         "--py-spy",
         metavar="DIR",
@@ -120,7 +125,9 @@ def main() -> int:
             t = time.perf_counter()
             tier = seed_data_tier_scale(moto.endpoint_url, list(estate.accounts), regions, tier)
             print(f"seeded the data tier ({tier.summary()}) in {time.perf_counter() - t:.1f}s")
-        config = write_config(Path(tmp) / "bench.yaml", list(estate.accounts), regions, Path(tmp) / "out")
+        config = write_config(
+            Path(tmp) / "bench.yaml", list(estate.accounts), regions, Path(tmp) / "out", args.per_task_concurrency
+        )
 
         # warm-up: start Prefect's ephemeral server outside the measurement
         moto.latency_seconds = 0
