@@ -7,7 +7,9 @@ snapshots, RDS parameter groups, ElastiCache, EFS, OpenSearch, Redshift), inject
 evidence store, workbook) twice in the same process: at the default concurrency
 and at concurrency 1. Prints wall time, API calls (counted at the emulator),
 resources per second, the peak RSS of the tool's process (moto runs in a child
-process), the API calls per operation, and the data tier's API calls per resource.
+process), the CPU seconds of the tool, moto and Prefect's API server with the
+load average (the stable measure on a shared machine), the API calls per
+operation, and the data tier's API calls per resource.
 
     .venv/bin/python bench/bench_aws_collect.py [--latency-ms 50] [--buckets 500] ...
 """
@@ -15,11 +17,15 @@ process), the API calls per operation, and the data tier's API calls per resourc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -28,7 +34,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from _common import PeakRss
+from _common import CpuSeconds, PeakRss
 from _data_tier import DataTierCounts, calls_per_resource, seed_data_tier_scale
 
 from demo.emulators import MotoProcess
@@ -36,8 +42,10 @@ from demo.estate_scale import seed_scale
 from flows.run import run_evidence
 
 
-def write_config(path: Path, accounts: list[str], regions: list[str], output: Path) -> Path:
-    cfg = {
+def write_config(
+    path: Path, accounts: list[str], regions: list[str], output: Path, per_task: int | None = None
+) -> Path:
+    cfg: dict = {
         "organization": "Bench Corp",
         "period": {"start": "2026-01-01", "end": "2026-12-31"},
         "aws": {
@@ -48,8 +56,34 @@ def write_config(path: Path, accounts: list[str], regions: list[str], output: Pa
         },
         "output": str(output),
     }
+    if per_task:
+        cfg["orchestration"] = {"per_task_concurrency": per_task}
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return path
+
+
+@contextlib.contextmanager
+def py_spy(directory: str, pids: dict[str, int | None]) -> Iterator[None]:
+    """py-spy recording each process in `pids` for the duration of the block (stopped with SIGINT)."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    options = ["--gil", "--nonblocking", "--rate", "200", "--format", "raw"]
+    procs = [
+        subprocess.Popen(
+            ["py-spy", "record", "--pid", str(pid), *options, "--output", str(Path(directory) / f"{name}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+        if pid
+    ]
+    time.sleep(1)  # attached
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            proc.wait(timeout=60)
 
 
 def main() -> int:
@@ -61,6 +95,13 @@ def main() -> int:
     ap.add_argument("--db-instances", type=int, default=200)
     ap.add_argument("--skip-serial", action="store_true", help="only the default concurrency")
     ap.add_argument("--no-data-tier", action="store_true", help="skip the data-tier services")
+    ap.add_argument("--per-task-concurrency", type=int, help="the config's per_task_concurrency (default 16)")
+    ap.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="sample the default run with py-spy (installed separately): DIR/tool.txt and DIR/moto.txt, "
+        "collapsed stacks of the threads holding the GIL",
+    )
     args = ap.parse_args()
     regions = ["us-east-1", "eu-west-1"]
 
@@ -84,7 +125,9 @@ def main() -> int:
             t = time.perf_counter()
             tier = seed_data_tier_scale(moto.endpoint_url, list(estate.accounts), regions, tier)
             print(f"seeded the data tier ({tier.summary()}) in {time.perf_counter() - t:.1f}s")
-        config = write_config(Path(tmp) / "bench.yaml", list(estate.accounts), regions, Path(tmp) / "out")
+        config = write_config(
+            Path(tmp) / "bench.yaml", list(estate.accounts), regions, Path(tmp) / "out", args.per_task_concurrency
+        )
 
         # warm-up: start Prefect's ephemeral server outside the measurement
         moto.latency_seconds = 0
@@ -95,10 +138,13 @@ def main() -> int:
         modes = [("default", None)] + ([] if args.skip_serial else [("concurrency 1", 1)])
         for label, conc in modes:
             moto.reset_counts()
-            with PeakRss() as rss:
+            load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+            spy = py_spy(args.py_spy, {"tool": os.getpid(), "moto": moto.pid}) if args.py_spy and conc is None else None
+            with PeakRss() as rss, CpuSeconds(moto.pid) as cpu, spy or contextlib.nullcontext():
                 t = time.perf_counter()
                 outcome = run_evidence(config, concurrency=conc)
                 wall = time.perf_counter() - t
+            load += " -> " + (Path("/proc/loadavg").read_text().split()[0] if load != "?" else "?")
             counts = Counter(moto.counts())
             resources = len(
                 {(f.result.account, f.result.resource_type, f.result.resource_id) for f in outcome.findings}
@@ -114,6 +160,8 @@ def main() -> int:
                     counts,
                     outcome.manifest["orchestration"],
                     outcome.manifest["collectors"],
+                    cpu,
+                    load,
                 )
             )
 
@@ -122,11 +170,15 @@ def main() -> int:
         f"{'mode':14} {'wall s':>8} {'collect s':>9} {'API calls':>9} {'resources':>9} {'res/s':>7} "
         f"{'peak RSS MB':>11}  orchestration"
     )
-    for label, wall, collect, calls, res, peak, _, orch, _ in rows:
+    for label, wall, collect, calls, res, peak, _, orch, _, _, _ in rows:
         print(
             f"{label:14} {wall:8.1f} {collect:9.1f} {calls:9d} {res:9d} {res / wall:7.1f} {peak / 2**20:11.0f}  "
             f"{orch['max_workers']} tasks x {orch['per_task_concurrency']} calls"
         )
+    print(f"\n{'mode':14} {'CPU s: tool':>11} {'moto':>6} {'Prefect':>7}  load average (1 min, before -> after)")
+    for label, *_, cpu, load in rows:
+        print(f"{label:14} {cpu.tool:11.1f} {cpu.moto:6.1f} {cpu.other:7.1f}  {load}")
+    print(f"API calls per resource (default run): {rows[0][3] / max(rows[0][4], 1):.3f}")
     if len(rows) == 2:
         print(f"\nspeed-up (wall): {rows[1][1] / rows[0][1]:.1f}x   (collection only: {rows[1][2] / rows[0][2]:.1f}x)")
     print("\nAPI calls per operation (default run):")

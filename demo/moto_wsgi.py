@@ -8,7 +8,8 @@ raises the usual ClientError and its retry modes treat throttling as they would 
 Gaps in moto 5.2 that the layer covers: ec2:GetEbsDefaultKmsKeyId is answered from moto's
 EC2 backend (alias/aws/ebs unless a default key was set); account:ListRegions is answered from
 moto's EC2 region list (opt-in-not-required regions ENABLED_BY_DEFAULT, the others DISABLED);
-identitystore:ListUsers gains the UserStatus moto never stores (_REWRITES); any other operation
+identitystore:ListUsers gains the UserStatus moto never stores and s3:ListBuckets the BucketRegion
+moto omits (_REWRITES, which an emulator's skip_rewrites turns off per operation); any other operation
 moto lacks answers a 501 "NotImplemented" in the protocol's format instead of an HTML 500 that
 botocore would retry.
 
@@ -23,12 +24,13 @@ import io
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote_plus
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, unescape
 
 from werkzeug.wsgi import get_input_stream
 
@@ -254,7 +256,7 @@ _SHIM_TYPES = {"account": "application/json"}
 DISABLED_USER_TYPE = "disabled"  # demo.estate_sso creates disabled users with this UserType
 
 
-def _with_user_status(body: bytes) -> bytes:
+def _with_user_status(environ: dict[str, Any], body: bytes) -> bytes:
     """identitystore:ListUsers with UserStatus, which moto 5.2 never stores (AWS sets it from the console or
     SCIM, not CreateUser): DISABLED for users created with UserType "disabled", ENABLED otherwise."""
     answer = json.loads(body or b"{}")
@@ -264,8 +266,33 @@ def _with_user_status(body: bytes) -> bytes:
     return json.dumps(answer).encode()
 
 
+_BUCKET = re.compile(rb"<Bucket><Name>([^<]*)</Name>(.*?)</Bucket>", re.S)
+
+
+def _with_bucket_region(environ: dict[str, Any], body: bytes) -> bytes:
+    """s3:ListBuckets with each bucket's BucketRegion, which AWS returns (since 2024) and moto 5.2 omits:
+    the region moto created the bucket in. A bucket moto no longer knows is left without one."""
+    from moto.s3.models import s3_backends
+
+    buckets = s3_backends[_account_of(environ)]["aws"].buckets
+
+    def add_region(match: re.Match[bytes]) -> bytes:
+        bucket = buckets.get(unescape(match.group(1).decode()))
+        if bucket is None or b"<BucketRegion>" in match.group(2):
+            return match.group(0)
+        region = escape(bucket.region_name).encode()
+        return b"<Bucket><Name>%s</Name>%s<BucketRegion>%s</BucketRegion></Bucket>" % (
+            match.group(1),
+            match.group(2),
+            region,
+        )
+
+    return _BUCKET.sub(add_region, body)
+
+
 # Answers of moto's that lack a field AWS returns: (service, operation) -> rewrite of a 200 body.
-_REWRITES = {("identitystore", "ListUsers"): _with_user_status}
+# An emulator's skip_rewrites (operation names) turns them off, e.g. to test a collector's fallback.
+_REWRITES = {("identitystore", "ListUsers"): _with_user_status, ("s3", "ListBuckets"): _with_bucket_region}
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 501: "Not Implemented"}
 
 
@@ -279,6 +306,7 @@ class FaultSource(Protocol):
     """What the wrapper asks of the emulator it serves (MotoEmulator)."""
 
     latency_seconds: float
+    skip_rewrites: set[str]  # operations whose _REWRITES entry is not applied
 
     def record(self, info: RequestInfo, haystack: str) -> FaultRule | None:
         """Count the request and return the fault rule to answer it with, if any."""
@@ -313,6 +341,8 @@ class FaultWrapper:
             start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(payload)))])
             return [payload]
         rewrite = _REWRITES.get((info.service, info.operation))
+        if rewrite is not None and info.operation in self.emulator.skip_rewrites:
+            rewrite = None
         try:
             if rewrite is not None:
                 return _rewritten(self.app, environ, start_response, rewrite)
@@ -335,7 +365,7 @@ def _rewritten(app: Any, environ: dict[str, Any], start_response: Any, rewrite: 
 
     body = b"".join(app(environ, capture))
     if got["status"].startswith("200"):
-        body = rewrite(body)
+        body = rewrite(environ, body)
     headers = [(k, v) for k, v in got["headers"] if k.lower() != "content-length"]
     start_response(got["status"], [*headers, ("Content-Length", str(len(body)))])
     return [body]

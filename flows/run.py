@@ -50,6 +50,7 @@ from flows.interrupt import reclaim_sigterm, track_run
 from flows.prefect_ui import name_flow_run, progress_artifact
 from flows.progress import RunProgress
 from flows.regions import SCOPE_COLLECTOR, plan_regions
+from flows.submit_order import long_first
 from flows.task_runners import api_for_task_runner, task_runner_for
 from reports.locker import DRIFT_FILES, Locker, open_locker, parse_location
 from reports.store import RunWriter, drift_baseline, new_run_id
@@ -339,6 +340,14 @@ def _execute_in(
                 ApiError("IdentifyCrashed", str(fut.state.message), "sts:GetCallerIdentity"),
             )
             identities[t.id] = Identity(t.id, None, call)
+    # global collectors (S3: the longest) need no region plan: started while the regions are planned, on
+    # the workers the plans leave free (never ahead of a plan, which every regional task waits for)
+    entered = [t for t in targets if identities[t.id].ok]
+    early = [(Target("aws", t.id, t.role_arn), r, c) for t in entered for c, r in _scopes_for("aws")]
+    early = long_first([e for e in early if e[2] != SSO_COLLECTOR])[: max(0, workers - len(entered))]
+    for target, region, cid in early:
+        submit(target, region, cid)
+    started_early = {(target.account, cid) for target, _, cid in early}
     # per account: the regions to examine (every enabled one unless configured), as aws.scope evidence
     plans, scope_outcomes = plan_regions(
         runner,
@@ -355,6 +364,7 @@ def _execute_in(
     if accounts is None and (bad := not_in_scope(cfg, targets)) is not None and cfg.aws.identity_center:
         where = Scope("aws", cfg.aws.identity_center.account, GLOBAL_REGION, SSO_COLLECTOR)
         outcomes.append(unreachable_outcome(where, bad))
+    queued: list[tuple[Target, str, str]] = []
     for t in targets:
         ident = identities[t.id]
         callers[t.id] = ident.arn or f"error: {ident.call.error.code}: {ident.call.error.message}"  # type: ignore[union-attr]
@@ -375,12 +385,16 @@ def _execute_in(
             for cid, region in scopes:
                 if cid == SSO_COLLECTOR and t.id not in sso_plan:
                     continue  # Identity Center is read from the account that administers it
+                if provider == "aws" and (t.id, cid) in started_early:
+                    continue
                 if not ident.ok:
                     outcomes.append(unreachable_outcome(Scope(provider, t.id, region, cid), ident.call, ident_ref))
                     continue
                 reviews = str(reviews_root) if provider == "access_review" and reviews_root else None
                 target = Target(provider, t.id, t.role_arn, reviews_dir=reviews, identity_center=sso_plan.get(t.id))
-                submit(target, region, cid)
+                queued.append((target, region, cid))
+    for target, region, cid in long_first(queued):
+        submit(target, region, cid)
     outcomes += _gather(pending)
     discovered: list[DiscoveredEndpoint] = []
     if cfg.endpoints.discover and accounts is None:

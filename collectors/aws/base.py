@@ -23,6 +23,7 @@ import botocore.exceptions
 import botocore.session
 from botocore.config import Config
 
+from collectors.aws.timestamps import use_fast_timestamps
 from collectors.evidence import ApiError, Recorder
 
 GLOBAL_REGION = "global"
@@ -112,6 +113,7 @@ class SharedSession(boto3.Session):
 def _build_session(**credentials: str) -> SharedSession:
     global _SHARED_LOADER
     core = botocore.session.get_session()
+    use_fast_timestamps(core)  # ISO 8601 timestamps without dateutil (collectors.aws.timestamps)
     with _LOADER_LOCK:
         if _SHARED_LOADER is None:
             _SHARED_LOADER = core.get_component("data_loader")

@@ -12,7 +12,8 @@ Limitations found while writing this (moto 5.2.5, botocore 1.44.8):
   AwsFetchContext strips it (collectors.aws.base.strip_account_host_prefix) and
   the seeding below uses the same helper.
 - s3 ListBuckets: no BucketRegion in the answer (so the collector falls back to
-  one GetBucketLocation per bucket), and MaxBuckets truncates the list without
+  one GetBucketLocation per bucket; the project's MotoEmulator adds BucketRegion, see
+  test_s3_bucket_region_moto.py), and MaxBuckets truncates the list without
   returning a ContinuationToken.
 - ec2 GetEbsDefaultKmsKeyId is not implemented (HTTP 500): recorded as an error
   on that informational call; the default-encryption verdict is unaffected.

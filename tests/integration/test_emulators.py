@@ -273,6 +273,44 @@ def test_reset_drops_moto_state(aws: MotoEmulator) -> None:
     assert "emu-reset-me" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
 
 
+def test_cached_backend_lookup_serves_every_service_across_resets(aws: MotoEmulator) -> None:
+    """The dispatcher caches host -> backend (demo.emulators.CachedDispatcher): after a reset each service
+    still reaches its own backend, with the new state, in each region."""
+    for _ in range(2):
+        aws.reset()
+        for region in ("us-east-1", "eu-west-1"):
+            ec2 = client(aws, "ec2", region)
+            volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=1)["VolumeId"]
+            assert [v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]] == [volume]
+            assert client(aws, "sqs", region).list_queues().get("QueueUrls", []) == []
+        s3 = client(aws, "s3")
+        s3.create_bucket(Bucket="emu-cached-dispatch")
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["emu-cached-dispatch"]
+        assert client(aws, "sts").get_caller_identity()["Account"] == "123456789012"
+    aws.reset()
+
+
+def test_ec2_resource_tags_match_describe_tags(aws: MotoEmulator) -> None:
+    """Tags inside DescribeVolumes / DescribeSnapshots items come from the indexed lookup
+    (demo.emulators.index_ec2_tags); DescribeTags still scans moto's store: both must agree, in order."""
+    ec2 = client(aws, "ec2", "eu-west-1")
+    made = []
+    for i in range(3):
+        tags = [{"Key": f"k{j}", "Value": f"v{i}{j}"} for j in range(i)]  # 0, 1 and 2 tags
+        spec = [{"ResourceType": "volume", "Tags": tags}] if tags else []
+        made.append(ec2.create_volume(AvailabilityZone="eu-west-1a", Size=1, TagSpecifications=spec)["VolumeId"])
+    snapshot = ec2.create_snapshot(VolumeId=made[2])["SnapshotId"]
+    ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}])
+    listed = {v["VolumeId"]: v.get("Tags", []) for v in ec2.describe_volumes(VolumeIds=made)["Volumes"]}
+    (snap,) = ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"]
+    listed[snapshot] = snap.get("Tags", [])
+    for resource, tags in listed.items():
+        scanned = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [resource]}])["Tags"]
+        assert tags == [{"Key": t["Key"], "Value": t["Value"]} for t in scanned], resource
+    assert [len(listed[v]) for v in made] == [0, 1, 2]
+    assert listed[snapshot] == [{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}]
+
+
 def test_stop_frees_the_port_and_restart_works() -> None:
     emulator = MotoEmulator().start()
     url = emulator.endpoint_url
