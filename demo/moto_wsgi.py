@@ -14,7 +14,10 @@ botocore would retry.
 
 Separate from emulators.py (the server's lifecycle, environment and fault list) because this is
 the part that speaks AWS's wire protocols; the emulator it serves is anything with a latency
-and a record() that counts a request and picks its fault (FaultSource).
+and a record() that counts a request and picks its fault (FaultSource). A rule with
+throttle=True answers the protocol's own throttling error (THROTTLING: S3 503 SlowDown, EC2 503
+RequestLimitExceeded, query 400 Throttling, JSON 400 ThrottlingException, REST-JSON 429
+TooManyRequestsException), whatever service the request went to.
 """
 
 from __future__ import annotations
@@ -32,10 +35,31 @@ from xml.sax.saxutils import escape
 
 from werkzeug.wsgi import get_input_stream
 
-__all__ = ["DEFAULT_REGION", "FaultRule", "FaultSource", "FaultWrapper", "RequestInfo", "identify"]
+__all__ = [
+    "ANY_OPERATION",
+    "DEFAULT_REGION",
+    "THROTTLING",
+    "FaultRule",
+    "FaultSource",
+    "FaultWrapper",
+    "RequestInfo",
+    "identify",
+    "throttling_answer",
+]
 
 DEFAULT_REGION = "us-east-1"
+ANY_OPERATION = "*"  # a FaultRule or throttle() for every operation
 log = logging.getLogger(__name__)
+
+# AWS's throttling answer per protocol: (code, HTTP status, message). Each code is one botocore's
+# retry modes classify as throttling (botocore.retries.standard.ThrottlingErrorDetector).
+THROTTLING = {
+    "rest-xml": ("SlowDown", 503, "Please reduce your request rate."),  # S3, S3 Control
+    "ec2": ("RequestLimitExceeded", 503, "Request limit exceeded."),
+    "query": ("Throttling", 400, "Rate exceeded"),  # IAM, STS, RDS, ELB, SNS, ...
+    "json": ("ThrottlingException", 400, "Rate exceeded"),  # DynamoDB, KMS, Organizations, ...
+    "rest-json": ("TooManyRequestsException", 429, "Too Many Requests"),  # API Gateway, Account, ...
+}
 
 
 @dataclass
@@ -49,6 +73,7 @@ class FaultRule:
     message: str = "injected"
     times: int | None = None  # answer the fault this many times, None = always
     service: str | None = None  # optional: only this service ("s3", "s3control", "ec2", "sts", ...)
+    throttle: bool = False  # answer the protocol's throttling error (THROTTLING) instead of code/status
 
 
 @dataclass(frozen=True)
@@ -177,6 +202,12 @@ def identify(environ: dict[str, Any], body: bytes) -> RequestInfo:
 # ---------------------------------------------------------------- error bodies
 
 
+def throttling_answer(protocol: str, operation: str) -> FaultRule:
+    """The throttling error AWS answers in this protocol, as a rule the wrapper can answer with."""
+    code, status, message = THROTTLING.get(protocol, THROTTLING["rest-json"])
+    return FaultRule(operation, code=code, status=status, message=f"{message} (injected)", times=1)
+
+
 def _error_response(protocol: str, rule: FaultRule) -> tuple[list[tuple[str, str]], bytes]:
     code, message, request_id = escape(rule.code), escape(rule.message), "injected-fault"
     if protocol in ("json", "rest-json"):
@@ -266,10 +297,20 @@ def _with_user_status(body: bytes) -> bytes:
 
 # Answers of moto's that lack a field AWS returns: (service, operation) -> rewrite of a 200 body.
 _REWRITES = {("identitystore", "ListUsers"): _with_user_status}
-_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 501: "Not Implemented"}
+_REASONS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+}
 
 
 def _answer_error(environ: dict[str, Any], start_response: Any, protocol: str, rule: FaultRule) -> list[bytes]:
+    if rule.throttle:
+        rule = throttling_answer(protocol, rule.operation)
     headers, payload = _error_response(protocol, rule)
     start_response(f"{rule.status} {_REASONS.get(rule.status, 'Error')}", headers)
     return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
