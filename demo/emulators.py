@@ -86,6 +86,7 @@ class MotoEmulator:
         self.endpoint_url = ""
         self.request_counts: Counter[str] = Counter()  # every request, per operation (faulted ones too)
         self.throttled_counts: Counter[str] = Counter()  # requests answered with a throttling error
+        self.fault_counts: Counter[str] = Counter()  # requests answered with any injected error
         self._throttling: Throttling | None = None
         self._faults: list[FaultRule] = []
         self._remaining: dict[int, int] = {}  # id(rule) -> answers left, for rules with times
@@ -191,6 +192,7 @@ class MotoEmulator:
         with self._lock:
             self.request_counts.clear()
             self.throttled_counts.clear()
+            self.fault_counts.clear()
 
     def counts(self) -> dict[str, int]:
         """A consistent copy of request_counts."""
@@ -201,6 +203,11 @@ class MotoEmulator:
         """A consistent copy of throttled_counts."""
         with self._lock:
             return dict(self.throttled_counts)
+
+    def faulted(self) -> dict[str, int]:
+        """A consistent copy of fault_counts (rules and throttling)."""
+        with self._lock:
+            return dict(self.fault_counts)
 
     def throttle_summary(self) -> str:
         """ "N of M requests throttled" since the counts were last reset."""
@@ -220,8 +227,10 @@ class MotoEmulator:
             throttling = self._throttling
             if rule is None and throttling is not None and throttling.applies(info) and throttling.draw():
                 rule = FaultRule(info.operation, throttle=True, times=1)
-            if rule is not None and (rule.throttle or rule.code in _THROTTLING_CODES):
-                self.throttled_counts[info.operation] += 1
+            if rule is not None:
+                self.fault_counts[info.operation] += 1
+                if rule.throttle or rule.code in _THROTTLING_CODES:
+                    self.throttled_counts[info.operation] += 1
             return rule
 
     def _matching_rule(self, info: RequestInfo, haystack: str) -> FaultRule | None:

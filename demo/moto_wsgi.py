@@ -17,7 +17,7 @@ the part that speaks AWS's wire protocols; the emulator it serves is anything wi
 and a record() that counts a request and picks its fault (FaultSource). A rule with
 throttle=True answers the protocol's own throttling error (THROTTLING: S3 503 SlowDown, EC2 503
 RequestLimitExceeded, query 400 Throttling, JSON 400 ThrottlingException, REST-JSON 429
-TooManyRequestsException), whatever service the request went to.
+TooManyRequestsException; CloudFront and Route 53, REST-XML too, 400 Throttling).
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ THROTTLING = {
     "json": ("ThrottlingException", 400, "Rate exceeded"),  # DynamoDB, KMS, Organizations, ...
     "rest-json": ("TooManyRequestsException", 429, "Too Many Requests"),  # API Gateway, Account, ...
 }
+# REST-XML services other than S3 throttle as the query protocol does (code Throttling, 400)
+_THROTTLING_BY_SERVICE = {"cloudfront": THROTTLING["query"], "route53": THROTTLING["query"]}
+_REST_XML_SERVICES = {"cloudfront", "route53"}  # with S3 / S3 Control, botocore's rest-xml services
 
 
 @dataclass
@@ -196,16 +199,16 @@ def identify(environ: dict[str, Any], body: bytes) -> RequestInfo:
         return RequestInfo(service, "ec2" if service == "ec2" else "query", action)
     if service == "account" and path.startswith("/listRegions"):
         return RequestInfo(service, "rest-json", "ListRegions")
-    return RequestInfo(service, "rest-json", "Unknown")
+    return RequestInfo(service, "rest-xml" if service in _REST_XML_SERVICES else "rest-json", "Unknown")
 
 
 # ---------------------------------------------------------------- error bodies
 
 
-def throttling_answer(protocol: str, operation: str) -> FaultRule:
-    """The throttling error AWS answers in this protocol, as a rule the wrapper can answer with."""
-    code, status, message = THROTTLING.get(protocol, THROTTLING["rest-json"])
-    return FaultRule(operation, code=code, status=status, message=f"{message} (injected)", times=1)
+def throttling_answer(info: RequestInfo) -> FaultRule:
+    """The throttling error AWS answers for this request's service and protocol, as a rule to answer with."""
+    code, status, message = _THROTTLING_BY_SERVICE.get(info.service) or THROTTLING[info.protocol]
+    return FaultRule(info.operation, code=code, status=status, message=f"{message} (injected)", times=1)
 
 
 def _error_response(protocol: str, rule: FaultRule) -> tuple[list[tuple[str, str]], bytes]:
@@ -308,10 +311,10 @@ _REASONS = {
 }
 
 
-def _answer_error(environ: dict[str, Any], start_response: Any, protocol: str, rule: FaultRule) -> list[bytes]:
+def _answer_error(environ: dict[str, Any], start_response: Any, info: RequestInfo, rule: FaultRule) -> list[bytes]:
     if rule.throttle:
-        rule = throttling_answer(protocol, rule.operation)
-    headers, payload = _error_response(protocol, rule)
+        rule = throttling_answer(info)
+    headers, payload = _error_response(info.protocol, rule)
     start_response(f"{rule.status} {_REASONS.get(rule.status, 'Error')}", headers)
     return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
 
@@ -346,7 +349,7 @@ class FaultWrapper:
         info = identify(environ, body)
         rule = self.emulator.record(info, _haystack(environ, body))
         if rule is not None:
-            return _answer_error(environ, start_response, info.protocol, rule)
+            return _answer_error(environ, start_response, info, rule)
         shim = _SHIMS.get((info.service, info.operation))
         if shim is not None:
             payload = shim(environ)
@@ -363,7 +366,7 @@ class FaultWrapper:
             # retries with backoff. A 501 in the protocol's format fails fast and names the gap.
             log.warning("moto does not implement %s: %s", info.operation, exc)
             missing = FaultRule(info.operation, code="NotImplemented", status=501, message=f"moto: {exc}")
-            return _answer_error(environ, start_response, info.protocol, missing)
+            return _answer_error(environ, start_response, info, missing)
 
 
 def _rewritten(app: Any, environ: dict[str, Any], start_response: Any, rewrite: Any) -> list[bytes]:

@@ -102,6 +102,17 @@ def test_rest_json_services_without_a_named_operation_are_throttled_too(aws: Mot
     assert aws.counts()["GetCallerIdentity"] == 1 and "GetCallerIdentity" not in aws.throttled()
 
 
+def test_cloudfront_speaks_rest_xml_and_throttles_with_throttling(aws: MotoEmulator) -> None:
+    """CloudFront's requests are not named either, but it is REST-XML: a JSON error body would parse as
+    code "429" (found by the 80 % scenario of test_fault_injection.py)."""
+    aws.throttle(1.0, services={"cloudfront"})
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        client(aws, "cloudfront", attempts=2).list_distributions()
+    assert caught.value.response["Error"]["Code"] == "Throttling"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert sum(aws.throttled().values()) == 2
+
+
 @pytest.mark.parametrize("attempts", [1, 2, 5])
 def test_max_attempts_counts_attempts_in_all_not_retries(aws: MotoEmulator, attempts: int) -> None:
     """botocore's own retries={"max_attempts": 5} would make 6 requests; the tool's 5 makes 5."""
