@@ -151,10 +151,14 @@ def check_aws(cfg: AppConfig, result: Preflight) -> None:
         err = discovery.failure.error
         why = f"{err.code}: {err.message}" if err else "failed"
         text = f"cannot list the organization's accounts (organizations:ListAccounts): {why}"
-        if not targets:
+        if err is not None and err.code in THROTTLING_CODES:  # unknown, not refused: the run tries again
+            attempts = PREFLIGHT_TUNING.max_attempts
+            result.warnings.append(f"{text}, still throttled after {attempts} attempts{_THROTTLED_GOES_ON}")
+        elif not targets:
             result.problems.append(f"{text}: no AWS account to assess; grant the permission or list accounts")
             return
-        result.warnings.append(f"{text}; the run assesses the configured accounts only and will exit 3")
+        else:
+            result.warnings.append(f"{text}; the run assesses the configured accounts only and will exit 3")
     from flows.identity_center import not_in_scope
 
     outside = not_in_scope(cfg, targets)

@@ -83,12 +83,14 @@ def run(
     faults: Callable[[MotoEmulator], None] = lambda moto: None,
     max_attempts: int = 5,
     args: tuple[str, ...] = (),
+    edit: Callable[[dict[str, Any]], None] = lambda body: None,
 ) -> Run:
     """`soc2-evidence run` on the demo config (AWS only) in its own output, with these faults."""
     moto, demo, root = estate
     config = write_demo_config(demo, root / name)
     body = yaml.safe_load(config.read_text())
     body["aws"]["max_attempts"] = max_attempts
+    edit(body)
     config.write_text(yaml.safe_dump(body, sort_keys=False))
     moto.clear_faults()
     moto.reset_counts()
@@ -196,6 +198,14 @@ def test_an_account_whose_role_is_always_throttled_makes_the_run_partial(estate,
     assert by_resource(others) == by_resource([f for f in clean.findings if f["account"] != staging])
 
 
+def parent(resource: str) -> str:
+    """The resource whose listing holds this one, when an error names the parent: an ELBv2 listener's
+    load balancer (DescribeListeners failed for it)."""
+    if ":listener/" in resource:
+        return resource.replace(":listener/", ":loadbalancer/", 1).rsplit("/", 1)[0]
+    return resource
+
+
 def test_80_percent_throttling_with_2_attempts_never_gives_a_false_verdict(estate, clean: Run, capsys) -> None:
     operations = set(clean.counts) - IDENTIFICATION
     got = run(
@@ -221,9 +231,20 @@ def test_80_percent_throttling_with_2_attempts_never_gives_a_false_verdict(estat
         if status != "error" and status not in before.get(key, Counter())
     ]
     assert false == []
-    # a resource the clean run judged and this run did not is covered by an `error` of its check there
-    erred = {(f["check_id"], f["account"], f["region"]) for f in errors}
-    vanished = [k for k in before if k not in after and k[:3] not in erred]
+    # a resource the clean run judged and this run did not is covered by an `error` of its check for it, or
+    # for every resource ("*"), in its region or account-wide (a bucket whose region could not be read is
+    # `error` under "global"; an unlisted population is "*")
+    erred = {(f["check_id"], f["account"], f["region"], f["resource_id"]) for f in errors}
+
+    def covered(check: str, account: str, region: str, resource: str) -> bool:
+        return any(
+            (check, a, r, i) in erred
+            for a in (account, "*")
+            for r in (region, "global", "*")
+            for i in (resource, parent(resource), "*")
+        )
+
+    vanished = [k for k in before if k not in after and not covered(k[0], k[1], k[2], k[4])]
     assert vanished == []
 
 
@@ -240,3 +261,35 @@ def test_a_burst_of_internal_errors_that_clears_gives_the_clean_runs_verdicts(es
     assert got.faulted == dict.fromkeys(operations, 2)  # the whole burst was answered, then it cleared
     assert got.throttled == {}
     assert verdicts(got.run_dir) == verdicts(clean.run_dir), differences(verdicts(clean.run_dir), verdicts(got.run_dir))
+
+
+def test_a_failed_organization_discovery_makes_every_check_error_access_reviews_included(
+    estate, clean: Run, capsys
+) -> None:
+    """The accounts Organizations would have listed are unknown: every AWS check, and every access-review
+    check (they were missing before), is `error` in account "*" naming organizations:ListAccounts."""
+    _, demo, _ = estate
+    prod = demo.accounts["prod"]
+
+    def deny(moto: MotoEmulator) -> None:
+        moto.add_fault(FaultRule("ListAccounts", code="AccessDeniedException", status=400, service="organizations"))
+
+    def one_account(body: dict[str, Any]) -> None:  # configured besides discovery: preflight only warns
+        body["aws"]["accounts"] = [{"id": prod, "name": "dexo-prod", "role_arn": demo.role_arn("prod")}]
+
+    got = run(estate, capsys, "discovery-denied", faults=deny, edit=one_account)
+    assert got.code == 3, got.err
+    assert "cannot list the organization's accounts (organizations:ListAccounts)" in got.err
+    star = [f for f in got.findings if f["account"] == "*"]
+    assert {f["status"] for f in star} == {"error"}
+    assert {f["observed"]["missing_permission"] for f in star} == {"organizations:ListAccounts"}
+    providers = {f["provider"] for f in star}
+    assert providers == {"aws", "access_review"}
+    checks = {f["check_id"] for f in star}
+    assert {f["check_id"] for f in clean.findings if f["provider"] == "access_review"} <= checks
+
+    # the configured account is assessed as in the clean run
+    def mine(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [f for f in findings if f["account"] == prod and f["provider"] == "aws"]
+
+    assert mine(got.findings) and by_resource(mine(got.findings)) == by_resource(mine(clean.findings))

@@ -189,11 +189,13 @@ def test_fault_rules_come_before_random_throttling(aws: MotoEmulator) -> None:
 # ---------------------------------------------------------------- preflight under throttling
 
 
-def _config(tmp_path: Path) -> Any:
+def _config(tmp_path: Path, *, discover: bool = False) -> Any:
+    """One configured member account, or (discover) Organizations discovery alone."""
+    accounts = [{"id": MEMBER, "name": "member", "role_arn": f"arn:aws:iam::{MEMBER}:role/reader"}]
     body = {
         "organization": "Acme",
         "period": {"start": "2026-01-01", "end": "2026-12-31"},
-        "aws": {"accounts": [{"id": MEMBER, "name": "member", "role_arn": f"arn:aws:iam::{MEMBER}:role/reader"}]},
+        "aws": {"organization": {"discover": True}} if discover else {"accounts": accounts},
         "output": str(tmp_path / "out"),
     }
     path = tmp_path / "soc2-evidence.yaml"
@@ -236,3 +238,22 @@ def test_preflight_a_throttled_assume_role_is_not_a_refused_role(aws: MotoEmulat
     aws.add_fault(FaultRule("AssumeRole", code="AccessDenied", status=403))
     refused = run_preflight(_config(tmp_path))
     assert not refused.ok and "no AWS account can be entered" in refused.message()
+
+
+def test_preflight_a_throttled_organization_listing_is_a_warning_not_a_failure(
+    aws: MotoEmulator, tmp_path: Path
+) -> None:
+    """With discovery alone (no configured account), a refused ListAccounts ends the run before it starts; a
+    throttled one only warns: the run lists again with its own attempts (and errors "*" if that fails too)."""
+    discovering = _config(tmp_path, discover=True)
+    aws.add_fault(FaultRule("ListAccounts", throttle=True))
+    result = run_preflight(discovering)
+    assert result.ok, result.problems
+    assert any(
+        "organizations:ListAccounts): ThrottlingException" in w and "still throttled" in w for w in result.warnings
+    )
+    assert aws.counts()["ListAccounts"] == PREFLIGHT_TUNING.max_attempts
+    aws.clear_faults()
+    aws.add_fault(FaultRule("ListAccounts", code="AccessDeniedException", status=400))
+    refused = run_preflight(discovering)
+    assert not refused.ok and "no AWS account to assess" in refused.message()
