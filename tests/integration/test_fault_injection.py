@@ -47,6 +47,7 @@ IDENTIFICATION = {"GetCallerIdentity", "AssumeRole", "ListAccounts"}
 class Run:
     code: int
     err: str
+    out: str
     run_dir: Path
     counts: dict[str, int]
     throttled: dict[str, int]
@@ -99,9 +100,9 @@ def run(
         code = main(["run", "--config", str(config), *args])
     finally:
         moto.clear_faults()
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
     runs = sorted((root / name / "runs").iterdir())
-    return Run(code, err, runs[-1], moto.counts(), moto.throttled(), moto.faulted())
+    return Run(code, captured.err, captured.out, runs[-1], moto.counts(), moto.throttled(), moto.faulted())
 
 
 def report(capsys: pytest.CaptureFixture[str], text: str) -> None:
@@ -116,7 +117,7 @@ def clean(estate: tuple[MotoEmulator, DemoEstate, Path]) -> Run:
     moto.clear_faults()
     moto.reset_counts()
     code = main(["run", "--config", str(config)])
-    out = Run(code, "", sorted((root / "clean" / "runs").iterdir())[-1], moto.counts(), {}, {})
+    out = Run(code, "", "", sorted((root / "clean" / "runs").iterdir())[-1], moto.counts(), {}, {})
     assert code == 0 and out.manifest["assessment"] == "complete"
     statuses = Counter(f["status"] for f in out.findings)
     assert statuses["error"] == 0 and statuses["pass"] > 0 and statuses["fail"] > 0, statuses
@@ -178,6 +179,7 @@ def test_one_operation_always_throttled_errors_only_what_depends_on_it(estate, c
     # the exit code with --fail-on errors
     assert got.manifest["assessment"] == "complete"
     assert got.code == 1 and "error" in got.err, got.err
+    assert f"{len(errors)} of them because AWS throttled the calls after their aws.max_attempts" in got.out
 
 
 def test_an_account_whose_role_is_always_throttled_makes_the_run_partial(estate, clean: Run, capsys) -> None:
