@@ -42,9 +42,10 @@ pytestmark = pytest.mark.integration
 # rarely get past entering the accounts, and the collectors are what must never give a false verdict
 IDENTIFICATION = {"GetCallerIdentity", "AssumeRole", "ListAccounts"}
 # checks whose resource ids carry names read by other calls: an Identity Center assignment is
-# "<account>/<permission set name>/user:<user name>"; with DescribePermissionSet or ListUsers throttled the
-# same assignment is named by ids ("ps-...", "unknown user <id>"), so these are compared by counts
-NAMED_BY_LOOKUP = {"aws.sso.assignments_to_users"}
+# "<account>/<permission set name>/user:<user name>", a permission set its name; with DescribePermissionSet
+# or ListUsers throttled the same resource is named by ids ("ps-...", "unknown user <id>"), so these are
+# compared by counts
+NAMED_BY_LOOKUP = {"aws.sso.assignments_to_users", "aws.sso.inactive_principals", "aws.sso.privileged_permission_sets"}
 
 
 @dataclass
