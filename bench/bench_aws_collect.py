@@ -11,7 +11,13 @@ process), the CPU seconds of the tool, moto and Prefect's API server with the
 load average (the stable measure on a shared machine), the API calls per
 operation, and the data tier's API calls per resource.
 
+Under throttling: `--throttle 0.3` answers 30 % of the measured runs' requests with each
+protocol's throttling error (seeded, `--seed`), `--max-attempts N` sets aws.max_attempts
+(attempts per call in all; default: the config's default, 5); the table then shows how many
+requests were throttled and how many findings ended `error`.
+
     .venv/bin/python bench/bench_aws_collect.py [--latency-ms 50] [--buckets 500] ...
+    .venv/bin/python bench/bench_aws_collect.py --throttle 0.3 --max-attempts 12 --skip-serial
 """
 
 from __future__ import annotations
@@ -37,13 +43,18 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from _common import CpuSeconds, PeakRss
 from _data_tier import DataTierCounts, calls_per_resource, seed_data_tier_scale
 
-from demo.emulators import MotoProcess
+from demo.emulators import MotoProcess, throttle_summary
 from demo.estate_scale import seed_scale
 from flows.run import run_evidence
 
 
 def write_config(
-    path: Path, accounts: list[str], regions: list[str], output: Path, per_task: int | None = None
+    path: Path,
+    accounts: list[str],
+    regions: list[str],
+    output: Path,
+    per_task: int | None = None,
+    max_attempts: int | None = None,
 ) -> Path:
     cfg: dict = {
         "organization": "Bench Corp",
@@ -58,6 +69,8 @@ def write_config(
     }
     if per_task:
         cfg["orchestration"] = {"per_task_concurrency": per_task}
+    if max_attempts is not None:
+        cfg["aws"]["max_attempts"] = max_attempts
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return path
 
@@ -102,6 +115,9 @@ def main() -> int:
         help="sample the default run with py-spy (installed separately): DIR/tool.txt and DIR/moto.txt, "
         "collapsed stacks of the threads holding the GIL",
     )
+    ap.add_argument("--throttle", type=float, default=0.0, metavar="P", help="throttle this share of requests (0-1)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random throttling")
+    ap.add_argument("--max-attempts", type=int, default=None, metavar="N", help="aws.max_attempts (default: 5)")
     args = ap.parse_args()
     regions = ["us-east-1", "eu-west-1"]
 
@@ -126,7 +142,12 @@ def main() -> int:
             tier = seed_data_tier_scale(moto.endpoint_url, list(estate.accounts), regions, tier)
             print(f"seeded the data tier ({tier.summary()}) in {time.perf_counter() - t:.1f}s")
         config = write_config(
-            Path(tmp) / "bench.yaml", list(estate.accounts), regions, Path(tmp) / "out", args.per_task_concurrency
+            Path(tmp) / "bench.yaml",
+            list(estate.accounts),
+            regions,
+            Path(tmp) / "out",
+            per_task=args.per_task_concurrency,
+            max_attempts=args.max_attempts,
         )
 
         # warm-up: start Prefect's ephemeral server outside the measurement
@@ -140,12 +161,17 @@ def main() -> int:
             moto.reset_counts()
             load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
             spy = py_spy(args.py_spy, {"tool": os.getpid(), "moto": moto.pid}) if args.py_spy and conc is None else None
+            if args.throttle > 0:
+                moto.throttle(args.throttle, seed=args.seed)  # the same draws for every mode
             with PeakRss() as rss, CpuSeconds(moto.pid) as cpu, spy or contextlib.nullcontext():
                 t = time.perf_counter()
                 outcome = run_evidence(config, concurrency=conc)
                 wall = time.perf_counter() - t
+            moto.throttle(0)
             load += " -> " + (Path("/proc/loadavg").read_text().split()[0] if load != "?" else "?")
             counts = Counter(moto.counts())
+            throttled = moto.throttled()
+            errors = sum(1 for f in outcome.findings if f.result.status == "error")
             resources = len(
                 {(f.result.account, f.result.resource_type, f.result.resource_id) for f in outcome.findings}
             )
@@ -160,6 +186,7 @@ def main() -> int:
                     counts,
                     outcome.manifest["orchestration"],
                     outcome.manifest["collectors"],
+                    (throttled, errors, len(outcome.findings)),
                     cpu,
                     load,
                 )
@@ -170,7 +197,7 @@ def main() -> int:
         f"{'mode':14} {'wall s':>8} {'collect s':>9} {'API calls':>9} {'resources':>9} {'res/s':>7} "
         f"{'peak RSS MB':>11}  orchestration"
     )
-    for label, wall, collect, calls, res, peak, _, orch, _, _, _ in rows:
+    for label, wall, collect, calls, res, peak, _, orch, _, _, _, _ in rows:
         print(
             f"{label:14} {wall:8.1f} {collect:9.1f} {calls:9d} {res:9d} {res / wall:7.1f} {peak / 2**20:11.0f}  "
             f"{orch['max_workers']} tasks x {orch['per_task_concurrency']} calls"
@@ -179,6 +206,12 @@ def main() -> int:
     for label, *_, cpu, load in rows:
         print(f"{label:14} {cpu.tool:11.1f} {cpu.moto:6.1f} {cpu.other:7.1f}  {load}")
     print(f"API calls per resource (default run): {rows[0][3] / max(rows[0][4], 1):.3f}")
+    if args.throttle > 0:
+        attempts = args.max_attempts or 5
+        print(f"\nthrottling {args.throttle:.0%} (seed {args.seed}), aws.max_attempts {attempts}:")
+        for label, *_, (throttled, errors, findings), _, _ in rows:
+            summary = throttle_summary(throttled, row_counts(rows, label))
+            print(f"  {label:14} {summary}; {errors} of {findings} findings `error`")
     if len(rows) == 2:
         print(f"\nspeed-up (wall): {rows[1][1] / rows[0][1]:.1f}x   (collection only: {rows[1][2] / rows[0][2]:.1f}x)")
     print("\nAPI calls per operation (default run):")
@@ -195,6 +228,10 @@ def main() -> int:
         for label, calls, resources in calls_per_resource(rows[0][6], by_collector, tier):
             print(f"  {label:44} {calls:5d} calls / {resources:5d} = {calls / max(resources, 1):.3f}")
     return 0
+
+
+def row_counts(rows: list, label: str) -> dict[str, int]:
+    return dict(next(r[6] for r in rows if r[0] == label))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@ latency / fault-injection / call-count layer of moto_wsgi.py.
 
     with MotoEmulator(latency_seconds=0.05) as aws:
         aws.add_fault(FaultRule("AssumeRole", match="role/soc2-evidence-reader", times=None))
+        aws.add_fault(FaultRule("GetBucketPolicy", throttle=True))  # always throttled
+        aws.throttle(0.3, seed=7)  # 30 % of every other request answered with its protocol's throttling
         boto3.client("sts", endpoint_url=aws.endpoint_url, ...)
+        print(aws.throttle_summary())  # "147 of 514 requests throttled"
 
 This module owns the server's lifecycle (a thread, or MotoProcess: its own process for the
 benchmarks), the environment that points boto3 at it, and the fault rules and request counts
@@ -24,10 +27,12 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from urllib.request import ProxyHandler, Request, build_opener
@@ -35,9 +40,18 @@ from urllib.request import ProxyHandler, Request, build_opener
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from demo.moto_wsgi import DEFAULT_REGION, FaultRule, FaultWrapper, RequestInfo
+from demo.moto_wsgi import ANY_OPERATION, DEFAULT_REGION, THROTTLING, FaultRule, FaultWrapper, RequestInfo
 
-__all__ = ["ENV_UNSET", "CachedDispatcher", "MotoEmulator", "MotoProcess", "index_ec2_tags", "s3control_direct_host"]
+__all__ = [
+    "ENV_UNSET",
+    "CachedDispatcher",
+    "MotoEmulator",
+    "MotoProcess",
+    "Throttling",
+    "index_ec2_tags",
+    "s3control_direct_host",
+    "throttle_summary",
+]
 
 # Variables that would point boto3 at a real profile or role; use_env() removes them.
 ENV_UNSET = (
@@ -104,6 +118,35 @@ def index_ec2_tags() -> None:
     TaggedEC2Resource.get_tags = get_tags  # type: ignore[method-assign]
 
 
+_THROTTLING_CODES = {code for code, _, _ in THROTTLING.values()}
+
+
+@dataclass
+class Throttling:
+    """Random throttling: each matching request is throttled with `probability`, drawn from a seeded
+    generator (the same sequence of requests is throttled the same way for the same seed)."""
+
+    probability: float
+    rng: random.Random
+    operations: frozenset[str] | None = None  # None: every operation
+    services: frozenset[str] | None = None  # None: every service
+
+    def draw(self) -> bool:
+        """Throttle this request? (one draw from the seeded generator)"""
+        return self.rng.random() < self.probability
+
+    def applies(self, info: RequestInfo) -> bool:
+        return (self.operations is None or info.operation in self.operations) and (
+            self.services is None or info.service in self.services
+        )
+
+
+def _names(value: str | Iterable[str] | None) -> frozenset[str] | None:
+    if value is None or value == ANY_OPERATION:
+        return None
+    return frozenset([value] if isinstance(value, str) else value)
+
+
 class MotoEmulator:
     """moto's server on 127.0.0.1 (a free port) in a daemon thread, behind the fault/latency wrapper."""
 
@@ -113,7 +156,10 @@ class MotoEmulator:
         self.host = host
         self.port = port
         self.endpoint_url = ""
-        self.request_counts: Counter[str] = Counter()
+        self.request_counts: Counter[str] = Counter()  # every request, per operation (faulted ones too)
+        self.throttled_counts: Counter[str] = Counter()  # requests answered with a throttling error
+        self.fault_counts: Counter[str] = Counter()  # requests answered with any injected error
+        self._throttling: Throttling | None = None
         self._faults: list[FaultRule] = []
         self._remaining: dict[int, int] = {}  # id(rule) -> answers left, for rules with times
         self._lock = threading.Lock()
@@ -191,18 +237,55 @@ class MotoEmulator:
                 self._remaining[id(rule)] = rule.times
 
     def clear_faults(self) -> None:
+        """Drop every fault rule and stop random throttling."""
         with self._lock:
             self._faults.clear()
             self._remaining.clear()
+            self._throttling = None
+
+    def throttle(
+        self,
+        probability: float,
+        *,
+        seed: int | None = 0,
+        operations: str | Iterable[str] = ANY_OPERATION,
+        services: str | Iterable[str] | None = None,
+    ) -> None:
+        """Answer each matching request with its protocol's throttling error with this probability
+        (0 stops). Fault rules are consulted first; throttled requests are counted (throttled_counts)."""
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"probability must be within [0, 1], not {probability}")
+        with self._lock:
+            self._throttling = (
+                Throttling(probability, random.Random(seed), _names(operations), _names(services))
+                if probability > 0
+                else None
+            )
 
     def reset_counts(self) -> None:
         with self._lock:
             self.request_counts.clear()
+            self.throttled_counts.clear()
+            self.fault_counts.clear()
 
     def counts(self) -> dict[str, int]:
         """A consistent copy of request_counts."""
         with self._lock:
             return dict(self.request_counts)
+
+    def throttled(self) -> dict[str, int]:
+        """A consistent copy of throttled_counts."""
+        with self._lock:
+            return dict(self.throttled_counts)
+
+    def faulted(self) -> dict[str, int]:
+        """A consistent copy of fault_counts (rules and throttling)."""
+        with self._lock:
+            return dict(self.fault_counts)
+
+    def throttle_summary(self) -> str:
+        """ "N of M requests throttled" since the counts were last reset."""
+        return throttle_summary(self.throttled(), self.counts())
 
     def reset(self) -> None:
         """Drop all moto state (POST /moto-api/reset); faults and counts are kept."""
@@ -214,18 +297,36 @@ class MotoEmulator:
         """Count the request and return the fault rule to answer it with, if any."""
         with self._lock:
             self.request_counts[info.operation] += 1
-            for rule in self._faults:
-                if rule.operation != info.operation or (rule.service and rule.service != info.service):
+            rule = self._matching_rule(info, haystack)
+            throttling = self._throttling
+            if rule is None and throttling is not None and throttling.applies(info) and throttling.draw():
+                rule = FaultRule(info.operation, throttle=True, times=1)
+            if rule is not None:
+                self.fault_counts[info.operation] += 1
+                if rule.throttle or rule.code in _THROTTLING_CODES:
+                    self.throttled_counts[info.operation] += 1
+            return rule
+
+    def _matching_rule(self, info: RequestInfo, haystack: str) -> FaultRule | None:
+        for rule in self._faults:
+            if rule.operation not in (ANY_OPERATION, info.operation) or (rule.service and rule.service != info.service):
+                continue
+            if rule.match is not None and rule.match not in haystack:
+                continue
+            if rule.times is not None:
+                left = self._remaining.get(id(rule), 0)
+                if left <= 0:
                     continue
-                if rule.match is not None and rule.match not in haystack:
-                    continue
-                if rule.times is not None:
-                    left = self._remaining.get(id(rule), 0)
-                    if left <= 0:
-                        continue
-                    self._remaining[id(rule)] = left - 1
-                return rule
-            return None
+                self._remaining[id(rule)] = left - 1
+            return rule
+        return None
+
+
+def throttle_summary(throttled: dict[str, int], counts: dict[str, int]) -> str:
+    """ "N of M requests throttled (x %)", from throttled_counts and request_counts."""
+    n, total = sum(throttled.values()), sum(counts.values())
+    share = f" ({100 * n / total:.1f} %)" if total else ""
+    return f"{n} of {total} requests throttled{share}"
 
 
 def s3control_direct_host(client: Any) -> Any:
@@ -258,6 +359,12 @@ def _serve_in_child(conn: Any, latency_seconds: float) -> None:
             conn.send(None)
         elif command == "counts":
             conn.send(emulator.counts())
+        elif command == "throttle":
+            probability, seed = arg
+            emulator.throttle(probability, seed=seed)
+            conn.send(None)
+        elif command == "throttled":
+            conn.send(emulator.throttled())
         elif command == "reset_counts":
             emulator.reset_counts()
             conn.send(None)
@@ -270,7 +377,7 @@ def _serve_in_child(conn: Any, latency_seconds: float) -> None:
 class MotoProcess:
     """A MotoEmulator in its own process: for benchmarks, so the emulator's
     CPU, GIL and memory are not counted as the tool's. Same env/use_env,
-    latency and counts surface; no fault injection."""
+    latency, counts and random throttling surface; no fault rules."""
 
     def __init__(self, latency_seconds: float = 0.0) -> None:
         import multiprocessing
@@ -316,6 +423,16 @@ class MotoProcess:
 
     def reset_counts(self) -> None:
         self._ask("reset_counts")
+
+    def throttle(self, probability: float, *, seed: int | None = 0) -> None:
+        """MotoEmulator.throttle for every operation and service."""
+        self._ask("throttle", (probability, seed))
+
+    def throttled(self) -> dict[str, int]:
+        return dict(self._ask("throttled"))
+
+    def throttle_summary(self) -> str:
+        return throttle_summary(self.throttled(), self.counts())
 
     env = MotoEmulator.env
     use_env = MotoEmulator.use_env

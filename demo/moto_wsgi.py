@@ -15,7 +15,10 @@ botocore would retry.
 
 Separate from emulators.py (the server's lifecycle, environment and fault list) because this is
 the part that speaks AWS's wire protocols; the emulator it serves is anything with a latency
-and a record() that counts a request and picks its fault (FaultSource).
+and a record() that counts a request and picks its fault (FaultSource). A rule with
+throttle=True answers the protocol's own throttling error (THROTTLING: S3 503 SlowDown, EC2 503
+RequestLimitExceeded, query 400 Throttling, JSON 400 ThrottlingException, REST-JSON 429
+TooManyRequestsException; CloudFront and Route 53, REST-XML too, 400 Throttling).
 """
 
 from __future__ import annotations
@@ -34,10 +37,34 @@ from xml.sax.saxutils import escape, unescape
 
 from werkzeug.wsgi import get_input_stream
 
-__all__ = ["DEFAULT_REGION", "FaultRule", "FaultSource", "FaultWrapper", "RequestInfo", "identify"]
+__all__ = [
+    "ANY_OPERATION",
+    "DEFAULT_REGION",
+    "THROTTLING",
+    "FaultRule",
+    "FaultSource",
+    "FaultWrapper",
+    "RequestInfo",
+    "identify",
+    "throttling_answer",
+]
 
 DEFAULT_REGION = "us-east-1"
+ANY_OPERATION = "*"  # a FaultRule or throttle() for every operation
 log = logging.getLogger(__name__)
+
+# AWS's throttling answer per protocol: (code, HTTP status, message). Each code is one botocore's
+# retry modes classify as throttling (botocore.retries.standard.ThrottlingErrorDetector).
+THROTTLING = {
+    "rest-xml": ("SlowDown", 503, "Please reduce your request rate."),  # S3, S3 Control
+    "ec2": ("RequestLimitExceeded", 503, "Request limit exceeded."),
+    "query": ("Throttling", 400, "Rate exceeded"),  # IAM, STS, RDS, ELB, SNS, ...
+    "json": ("ThrottlingException", 400, "Rate exceeded"),  # DynamoDB, KMS, Organizations, ...
+    "rest-json": ("TooManyRequestsException", 429, "Too Many Requests"),  # API Gateway, Account, ...
+}
+# REST-XML services other than S3 throttle as the query protocol does (code Throttling, 400)
+_THROTTLING_BY_SERVICE = {"cloudfront": THROTTLING["query"], "route53": THROTTLING["query"]}
+_REST_XML_SERVICES = {"cloudfront", "route53"}  # with S3 / S3 Control, botocore's rest-xml services
 
 
 @dataclass
@@ -51,6 +78,7 @@ class FaultRule:
     message: str = "injected"
     times: int | None = None  # answer the fault this many times, None = always
     service: str | None = None  # optional: only this service ("s3", "s3control", "ec2", "sts", ...)
+    throttle: bool = False  # answer the protocol's throttling error (THROTTLING) instead of code/status
 
 
 @dataclass(frozen=True)
@@ -173,10 +201,16 @@ def identify(environ: dict[str, Any], body: bytes) -> RequestInfo:
         return RequestInfo(service, "ec2" if service == "ec2" else "query", action)
     if service == "account" and path.startswith("/listRegions"):
         return RequestInfo(service, "rest-json", "ListRegions")
-    return RequestInfo(service, "rest-json", "Unknown")
+    return RequestInfo(service, "rest-xml" if service in _REST_XML_SERVICES else "rest-json", "Unknown")
 
 
 # ---------------------------------------------------------------- error bodies
+
+
+def throttling_answer(info: RequestInfo) -> FaultRule:
+    """The throttling error AWS answers for this request's service and protocol, as a rule to answer with."""
+    code, status, message = _THROTTLING_BY_SERVICE.get(info.service) or THROTTLING[info.protocol]
+    return FaultRule(info.operation, code=code, status=status, message=f"{message} (injected)", times=1)
 
 
 def _error_response(protocol: str, rule: FaultRule) -> tuple[list[tuple[str, str]], bytes]:
@@ -293,11 +327,21 @@ def _with_bucket_region(environ: dict[str, Any], body: bytes) -> bytes:
 # Answers of moto's that lack a field AWS returns: (service, operation) -> rewrite of a 200 body.
 # An emulator's skip_rewrites (operation names) turns them off, e.g. to test a collector's fallback.
 _REWRITES = {("identitystore", "ListUsers"): _with_user_status, ("s3", "ListBuckets"): _with_bucket_region}
-_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 501: "Not Implemented"}
+_REASONS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+}
 
 
-def _answer_error(environ: dict[str, Any], start_response: Any, protocol: str, rule: FaultRule) -> list[bytes]:
-    headers, payload = _error_response(protocol, rule)
+def _answer_error(environ: dict[str, Any], start_response: Any, info: RequestInfo, rule: FaultRule) -> list[bytes]:
+    if rule.throttle:
+        rule = throttling_answer(info)
+    headers, payload = _error_response(info.protocol, rule)
     start_response(f"{rule.status} {_REASONS.get(rule.status, 'Error')}", headers)
     return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
 
@@ -333,7 +377,7 @@ class FaultWrapper:
         info = identify(environ, body)
         rule = self.emulator.record(info, _haystack(environ, body))
         if rule is not None:
-            return _answer_error(environ, start_response, info.protocol, rule)
+            return _answer_error(environ, start_response, info, rule)
         shim = _SHIMS.get((info.service, info.operation))
         if shim is not None:
             payload = shim(environ)
@@ -352,7 +396,7 @@ class FaultWrapper:
             # retries with backoff. A 501 in the protocol's format fails fast and names the gap.
             log.warning("moto does not implement %s: %s", info.operation, exc)
             missing = FaultRule(info.operation, code="NotImplemented", status=501, message=f"moto: {exc}")
-            return _answer_error(environ, start_response, info.protocol, missing)
+            return _answer_error(environ, start_response, info, missing)
 
 
 def _rewritten(app: Any, environ: dict[str, Any], start_response: Any, rewrite: Any) -> list[bytes]:

@@ -293,11 +293,12 @@ def crashed_outcome(scope: Scope, exc: BaseException | str) -> ScopeOutcome:
 
 
 def unreachable_outcome(scope: Scope, call: ApiCall, evidence: Iterable[EvidenceRef] = ()) -> ScopeOutcome:
-    """A scope in an account that could not be entered (role, credentials)."""
+    """A scope in an account that could not be entered (role, credentials, throttling). The message
+    names the call and the error code: AWS's own text alone ("Rate exceeded") does not say which."""
     errs = scope_errors(scope, call, evidence)
-    return ScopeOutcome(
-        scope, errs, status="error", message=call.error.message if call.error else "", collection_errors=errs
-    )
+    err = call.error
+    message = f"{call.service}:{call.operation} {err.code}: {err.message}" if err else ""
+    return ScopeOutcome(scope, errs, status="error", message=message, collection_errors=errs)
 
 
 __all__ = [

@@ -30,8 +30,8 @@ INIT_OPERATIONS: dict[str, str] = {
 NOT_IN_USE = "AWSOrganizationsNotInUseException"
 # account:ListRegions states of a region on its way in or out (DescribeRegions does not show them)
 CHANGING_STATES = frozenset({"ENABLING", "DISABLING"})
-# Quick answers, one retry: init is interactive.
-INIT_TUNING = AwsTuning(max_attempts=2, connect_timeout=5.0, read_timeout=15.0, concurrency=4)
+# Quick answers, 3 attempts in all (throttling retried): init is interactive.
+INIT_TUNING = AwsTuning(max_attempts=3, connect_timeout=5.0, read_timeout=15.0, concurrency=4)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,9 @@ fails (exit 2, one message naming what to fix):
   keys fail; then every account is entered (assume its role, GetCallerIdentity there) in
   parallel. An account that cannot be entered among good ones is a warning; when none
   can, the run fails. aws.identity_center naming an account out of scope is a warning.
+  Each call has 3 attempts (throttling is retried with backoff); a call still throttled
+  after them proves nothing about credentials or roles: a warning that says "throttled",
+  and the run goes on with its own aws.max_attempts.
 - GCP, when projects are configured: Application Default Credentials resolve (the storage
   emulator, STORAGE_EMULATOR_HOST, needs none).
 """
@@ -28,14 +31,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collectors.aws.base import AwsTuning, clear_credentials_cache, new_session
+from collectors.aws.base import THROTTLING_CODES, AwsTuning, clear_credentials_cache, new_session
 from flows.accounts import AccountTarget, identify
 from flows.cli_common import BadInput
 from flows.config import AppConfig
 from flows.config.fields import check_directory_shape
 
-# Short timeouts and one retry: preflight must answer in seconds, not sit in backoff.
-PREFLIGHT_TUNING = AwsTuning(max_attempts=2, connect_timeout=5.0, read_timeout=15.0, concurrency=16)
+# Short timeouts and 3 attempts in all (throttling retried, ~3 s of backoff at most):
+# preflight must answer in seconds, not sit in backoff.
+PREFLIGHT_TUNING = AwsTuning(max_attempts=3, connect_timeout=5.0, read_timeout=15.0, concurrency=16)
+_THROTTLED_GOES_ON = "; the run goes on and retries each call up to aws.max_attempts times"
 _MAX_LISTED = 5
 
 
@@ -133,8 +138,10 @@ def check_aws(cfg: AppConfig, result: Preflight) -> None:
     """Base credentials, then every account entered; nothing to do when AWS is not configured."""
     if not cfg.aws.accounts and not cfg.aws.organization.discover:
         return
-    problem = base_credentials_problem()
-    if problem:
+    problem, throttled = check_base_credentials()
+    if problem and throttled:
+        result.warnings.append(problem + _THROTTLED_GOES_ON)
+    elif problem:
         result.problems.append(problem)
         return
     from flows.run import resolve_targets
@@ -144,18 +151,26 @@ def check_aws(cfg: AppConfig, result: Preflight) -> None:
         err = discovery.failure.error
         why = f"{err.code}: {err.message}" if err else "failed"
         text = f"cannot list the organization's accounts (organizations:ListAccounts): {why}"
-        if not targets:
+        if err is not None and err.code in THROTTLING_CODES:  # unknown, not refused: the run tries again
+            attempts = PREFLIGHT_TUNING.max_attempts
+            result.warnings.append(f"{text}, still throttled after {attempts} attempts{_THROTTLED_GOES_ON}")
+        elif not targets:
             result.problems.append(f"{text}: no AWS account to assess; grant the permission or list accounts")
             return
-        result.warnings.append(f"{text}; the run assesses the configured accounts only and will exit 3")
+        else:
+            result.warnings.append(f"{text}; the run assesses the configured accounts only and will exit 3")
     from flows.identity_center import not_in_scope
 
     outside = not_in_scope(cfg, targets)
     if outside is not None and outside.error is not None:
         result.warnings.append(f"{outside.error.message}; its Identity Center checks will be `error` (exit 3)")
     clear_credentials_cache()  # a role whose trust was revoked must show now, not hide behind cached credentials
-    failed = unassumable_accounts(targets)
+    found = unassumable_accounts(targets)
     clear_credentials_cache()  # and the run enters every account afresh
+    failed = [(t, why) for t, why, throttled in found if not throttled]
+    for t, why, throttled in found:
+        if throttled:
+            result.warnings.append(f"AWS account {t.id} ({t.name}) could not be checked: {why}{_THROTTLED_GOES_ON}")
     if failed and len(failed) == len(targets):
         listed = "; ".join(f"{t.id}: {why}" for t, why in failed[:_MAX_LISTED])
         more = f" (and {len(failed) - _MAX_LISTED} more)" if len(failed) > _MAX_LISTED else ""
@@ -172,6 +187,11 @@ def check_aws(cfg: AppConfig, result: Preflight) -> None:
 
 def base_credentials_problem() -> str | None:
     """None when the default credential chain works (sts:GetCallerIdentity), else what to fix."""
+    return check_base_credentials()[0]
+
+
+def check_base_credentials() -> tuple[str | None, bool]:
+    """(what to fix or None, whether STS throttled the check: then the problem is not the credentials)."""
     import botocore.exceptions as bx
 
     try:
@@ -181,25 +201,33 @@ def base_credentials_problem() -> str | None:
         return (
             f"AWS profile {profile!r} does not exist: set AWS_PROFILE to a profile of your "
             "~/.aws/config (aws configure list-profiles), or unset it"
-        )
+        ), False
     except (bx.NoCredentialsError, bx.PartialCredentialsError) as exc:
         return (
             f"no AWS credentials ({exc}): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
             "or run where an instance/task role is available"
-        )
+        ), False
     except bx.ClientError as exc:
         error = exc.response.get("Error", {})
+        code, message = str(error.get("Code", "?")), str(error.get("Message", exc))[:300]
+        if code in THROTTLING_CODES:
+            return (
+                f"AWS STS throttled sts:GetCallerIdentity ({code}: {message}) after "
+                f"{PREFLIGHT_TUNING.max_attempts} attempts, so the credentials could not be checked "
+                "(a rate limit, not a credentials problem)"
+            ), True
         return (
-            f"AWS credentials were rejected by sts:GetCallerIdentity ({error.get('Code', '?')}: "
-            f"{str(error.get('Message', exc))[:300]}): refresh or replace them (expired session? wrong keys?)"
-        )
+            f"AWS credentials were rejected by sts:GetCallerIdentity ({code}: {message}): "
+            "refresh or replace them (expired session? wrong keys?)"
+        ), False
     except bx.BotoCoreError as exc:
-        return f"cannot reach AWS STS to check the credentials ({exc}): check the network or AWS_ENDPOINT_URL"
-    return None
+        return f"cannot reach AWS STS to check the credentials ({exc}): check the network or AWS_ENDPOINT_URL", False
+    return None, False
 
 
-def unassumable_accounts(targets: list[AccountTarget]) -> list[tuple[AccountTarget, str]]:
-    """The accounts that cannot be entered, each with the reason (in parallel: seconds for hundreds)."""
+def unassumable_accounts(targets: list[AccountTarget]) -> list[tuple[AccountTarget, str, bool]]:
+    """The accounts that could not be entered, each with the reason and whether it was throttling
+    (after PREFLIGHT_TUNING's attempts: unknown, not refused). In parallel: seconds for hundreds."""
     if not targets:
         return []
     with ThreadPoolExecutor(max_workers=min(PREFLIGHT_TUNING.concurrency, len(targets))) as pool:
@@ -209,7 +237,11 @@ def unassumable_accounts(targets: list[AccountTarget]) -> list[tuple[AccountTarg
         if not ident.ok:
             err = ident.call.error
             op = f"{ident.call.service}:{ident.call.operation}"
-            out.append((t, f"{op} {err.code}: {err.message[:200]}" if err else f"{op} failed"))
+            if err is not None and err.code in THROTTLING_CODES:
+                attempts = PREFLIGHT_TUNING.max_attempts
+                out.append((t, f"{op} throttled ({err.code}: {err.message[:200]}) after {attempts} attempts", True))
+            else:
+                out.append((t, f"{op} {err.code}: {err.message[:200]}" if err else f"{op} failed", False))
     return out
 
 

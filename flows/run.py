@@ -313,10 +313,13 @@ def _execute_in(
         evidence_files += write_bundle(discovery.recorder.bundle, writer)
         api_calls += discovery.recorder.api_calls
         if discovery.failure is not None:
+            # every check of the accounts that could not be listed is `error` in account "*", the access
+            # reviews of those accounts included (they are per-account checks too), never a silent gap
             ref = discovery.recorder.bundle.ref("organizations", "ListAccounts")
             for cid, spec in sorted(collectors().items()):
-                if spec.provider == "aws":
-                    outcomes.append(unreachable_outcome(Scope("aws", "*", "*", cid), discovery.failure, ref))
+                if spec.provider in ("aws", "access_review"):
+                    where = Scope(spec.provider, "*", "*", cid)
+                    outcomes.append(unreachable_outcome(where, discovery.failure, ref))
             logger.warning("AWS Organizations discovery failed: %s", discovery.failure.error)
 
     callers: dict[str, str] = {}

@@ -50,8 +50,20 @@ def print_summary(outcome) -> None:  # outcome: flows.finish.RunOutcome
     errors = statuses.get("error", 0)
     if errors:
         print(f"{errors} resources could not be assessed: see the Errors sheet for the missing permissions")
+        throttled = sum(1 for f in outcome.findings if f.result.status == "error" and _throttled(f.result.observed))
+        if throttled:
+            print(
+                f"  {throttled} of them because AWS throttled the calls after their aws.max_attempts: "
+                "run again, or raise aws.max_attempts / set aws.retry_mode: adaptive"
+            )
     print(f"Run directory: {outcome.run_dir}")
     print(f"Workbook:      {outcome.workbook}")
+
+
+def _throttled(observed: object) -> bool:
+    from collectors.aws.base import THROTTLING_CODES
+
+    return isinstance(observed, dict) and observed.get("error_code") in THROTTLING_CODES
 
 
 def cmd_run(args: argparse.Namespace) -> int:

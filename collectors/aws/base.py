@@ -28,20 +28,45 @@ from collectors.evidence import ApiError, Recorder
 
 GLOBAL_REGION = "global"
 
+# The error codes botocore's retry modes treat as throttling (botocore.retries.standard): after
+# the last attempt such an error means "AWS asked us to slow down", never a missing permission.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+
 
 @dataclass(frozen=True)
 class AwsTuning:
-    """Client behaviour: botocore's retry modes do backoff and throttling."""
+    """Client behaviour: botocore's retry modes do backoff and throttling.
+
+    `max_attempts` is the number of attempts in all, the first one included (botocore's
+    `total_max_attempts`): 5 = one call and up to 4 retries. botocore's own `max_attempts`
+    key in the retries dict counts retries only (5 there would be 6 attempts)."""
 
     retry_mode: str = "standard"  # or "adaptive" (client-side rate limiting)
-    max_attempts: int = 5
+    max_attempts: int = 5  # attempts in all, the first included
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     concurrency: int = 16  # in-flight calls per collector task
 
     def botocore_config(self) -> Config:
         return Config(
-            retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
+            retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             max_pool_connections=max(10, self.concurrency * 2),

@@ -129,6 +129,8 @@ class AwsConfig(_Section):
     organization: OrgDiscovery = OrgDiscovery()
     identity_center: IdentityCenterConfig | None = None
     retry_mode: Literal["standard", "adaptive"] = "standard"
+    # attempts per API call in all, the first included (1 = never retry; botocore's total_max_attempts);
+    # throttling and 5xx answers are retried with backoff until then, after which the call is `error`
     max_attempts: Count = 5
 
     @field_validator("regions")

@@ -172,6 +172,17 @@ def test_unreadable_account_permission_set_pair_is_error_for_that_pair_only():
     assert got["333333333333/ReadOnly/user:carol@dexo.chat"].status == Status.FAIL
 
 
+def test_a_direct_assignment_whose_user_could_not_be_named_is_error_when_some_users_are_allowed():
+    """ListUsers throttled: carol's name is unknown, so allowed_users ["carol@*"] cannot be applied: error, never
+    a fail that would pass with the name (found by tests/integration/test_fault_injection.py at 80 %)."""
+    throttled = {("ListUsers", ""): Fail("ThrottlingException")}
+    (unknown,) = results("aws.sso.assignments_to_users", {"allowed_users": ["carol@*"]}, overrides=throttled)
+    assert unknown.status == Status.ERROR and unknown.observed["operation"] == "identitystore:ListUsers"
+    assert unknown.observed["error_code"] == "ThrottlingException" and unknown.observed["missing_permission"] is None
+    (direct,) = results("aws.sso.assignments_to_users", overrides=throttled)  # nobody allowed: a fail whatever the name
+    assert direct.status == Status.FAIL
+
+
 # ------------------------------------------------------------------------------- inactive_principals
 
 

@@ -211,7 +211,8 @@ def assignment_id(inst: Instance, a: Assignment) -> str:
     description="Every account assignment goes to a group (CC6.3: access follows the role, so it is reviewed and "
     "revoked with group membership). Each assignment made to a user directly fails, unless the user matches "
     "allowed_users (e.g. a break-glass account); an instance with none passes. An (account, permission set) "
-    "whose assignments could not be listed is error.",
+    "whose assignments could not be listed is error, and so is a direct assignment whose user could not be named "
+    "(ListUsers failed) while allowed_users is set.",
     severity=Severity.LOW,
     resource_type=ASSIGNMENT_TYPE,
     permissions=ALL_PERMISSIONS,
@@ -230,7 +231,10 @@ def assignments_to_users(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[
         for a in sorted(direct, key=lambda a: assignment_id(inst, a)):
             name = inst.user_name(a.principal_id)
             observed = {"account": a.account, "permission_set": inst.ps_name(a.permission_set), "user": name}
-            if _matches(name, ctx.thresholds["allowed_users"]):
+            if inst.users_failed and a.principal_id not in inst.users and ctx.thresholds["allowed_users"]:
+                # the user's name was not read (ListUsers failed): whether allowed_users covers it is unknown
+                yield ctx.error(inst.users_failed, assignment_id(inst, a), **kw)
+            elif _matches(name, ctx.thresholds["allowed_users"]):
                 yield ctx.passed(assignment_id(inst, a), observed=observed, reason="direct assignment allowed", **kw)
             else:
                 reason = f"{inst.ps_name(a.permission_set)} assigned to user {name} directly in {a.account}"
