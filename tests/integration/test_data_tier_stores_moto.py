@@ -132,8 +132,13 @@ def test_ebs_snapshots_exclude_other_owners(run, estate):
     prod = estate.accounts["prod"]
     recorder = run["recorders"]["aws.ebs", prod, "us-east-1"]
     listed = [s for p in recorder.bundle.all("ec2", "DescribeSnapshots") for s in p.response["Snapshots"]]
-    assessed = {r.resource_id for r in run["results"]["aws.ebs.snapshot_encryption"] if r.account == prod}
-    assert len(listed) > len([s for s in listed if s["SnapshotId"] in assessed])  # moto's AMI snapshots
+    results = run["results"]["aws.ebs.snapshot_encryption"]
+    assessed = {r.resource_id for r in results if r.account == prod and r.region == "us-east-1"}
+    # moto ignores OwnerIds=self (with its default AMIs loaded it listed their snapshots, owned by others); the
+    # demo emulator loads none, so another owner's snapshot is tested on recorded JSON
+    # (tests/unit/test_checks_ebs_snapshots.py); here: every listed snapshot of this account is assessed, no other
+    assert listed
+    assert {s["SnapshotId"] for s in listed if s["OwnerId"] == prod} == assessed
     assert {s["OwnerId"] for s in listed if s["SnapshotId"] in assessed} == {prod}
 
 
