@@ -103,16 +103,21 @@ def decide(
     partition: str,
     excluded: Mapping[str, str],
     describe: ApiCall | None,
+    listing: Mapping[str, str] | None = None,
 ) -> RegionPlan:
-    """The plan from the configured list, the exclusions and the DescribeRegions answer."""
+    """The plan from the configured list, the exclusions and the DescribeRegions answer (or, when that
+    failed, the enabled regions of a complete account:ListRegions answer: `listing`)."""
     configured = tuple(target.regions)
     enabled: tuple[str, ...] | None = None
     error = None
+    note = ""
     if describe is not None and describe.ok:
         enabled = tuple(region_scope.enabled_regions(describe, partition))
     elif describe is not None and describe.error is not None:
         error = f"{describe.error.permission or 'ec2:DescribeRegions'}: {describe.error.code}: {describe.error.message}"
-    note = ""
+    if enabled is None and listing is not None:
+        enabled = tuple(listing)
+        note = "ec2:DescribeRegions failed: the enabled regions are account:ListRegions' answer"
     if configured:
         basis, examined = "configured", configured
     elif enabled is not None:
@@ -168,7 +173,9 @@ def plan_account(
     else:
         home = HOME_REGION.get(partition) or (target.regions[0] if target.regions else "us-east-1")
         region_scope.fetch(AwsFetchContext(session, target.id, home, rec, tuning))
-    plan = decide(target, partition, excluded, region_scope.first(rec.bundle, "ec2", "DescribeRegions"))
+    describe = region_scope.first(rec.bundle, "ec2", "DescribeRegions")
+    listing = region_scope.enabled_from_listing(rec.bundle, partition) if describe is not None else None
+    plan = decide(target, partition, excluded, describe, listing)
     rec.bundle.add(decision_record(plan, target, partition, excluded))
     files = write_bundle(rec.bundle, RunWriter(Path(run_path)))
     results = evaluate_bundle(rec.bundle, checks_for(SCOPE_COLLECTOR), thresholds, as_of)

@@ -47,6 +47,11 @@ PARTITION_PREFIXES: tuple[tuple[str, str], ...] = (
 
 LIST_REGIONS_PAGE = 50  # account:ListRegions maximum
 
+# account:ListRegions RegionOptStatus values of a region the account can use (ENABLING and DISABLING are
+# not settled), in DescribeRegions' OptInStatus words.
+# https://docs.aws.amazon.com/accounts/latest/reference/API_Region.html
+LISTED_ENABLED = {"ENABLED_BY_DEFAULT": "opt-in-not-required", "ENABLED": "opted-in"}
+
 
 def region_partition(region: str) -> str:
     """The partition a region name belongs to (by its prefix)."""
@@ -96,6 +101,23 @@ def account_opt_status(bundle: EvidenceBundle) -> dict[str, str]:
     return out
 
 
+def enabled_from_listing(bundle: EvidenceBundle, partition: str) -> dict[str, str] | None:
+    """Region -> OptInStatus of the enabled regions by account:ListRegions, or None unless every page answered.
+
+    The account's enabled regions when ec2:DescribeRegions failed but the Account API answered, so an
+    opt-in region is still examined; a listing with a failed page could drop regions, so it is not used."""
+    pages = bundle.all("account", "ListRegions")
+    if not pages or not all(page.ok for page in pages):
+        return None
+    out = {}
+    for page in pages:
+        for region in (page.response or {}).get("Regions", []):
+            name, status = str(region.get("RegionName", "")), str(region.get("RegionOptStatus"))
+            if name and status in LISTED_ENABLED and region_partition(name) == partition:
+                out[name] = LISTED_ENABLED[status]
+    return dict(sorted(out.items()))
+
+
 def first(bundle: EvidenceBundle, service: str, operation: str) -> ApiCall | None:
     """The recorded call of an operation made once per account, whatever its parameters."""
     calls = bundle.all(service, operation)
@@ -136,10 +158,13 @@ def region_coverage(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[Check
     excluded = {str(e["region"]): str(e["reason"]) for e in params.get("exclude_regions", [])}
     configured = params.get("configured_regions")
     expected = {"every_enabled_region": "examined, or excluded in aws.exclude_regions with a reason"}
-    call = first(bundle, "ec2", "DescribeRegions")
-    if call is None:
-        call = _not_collected("DescribeRegions", OPERATIONS["ec2:DescribeRegions"])
-    if not call.ok:
+    recorded = first(bundle, "ec2", "DescribeRegions")
+    call = recorded or _not_collected("DescribeRegions", OPERATIONS["ec2:DescribeRegions"])
+    partition = str(params.get("partition") or "aws")
+    # a failed DescribeRegions falls back on a complete ListRegions answer, as the run's plan did (a missing
+    # DescribeRegions record is incomplete evidence: an error)
+    listed_enabled = enabled_from_listing(bundle, partition) if recorded is not None and not call.ok else None
+    if not call.ok and listed_enabled is None:
         # The enabled regions are unknown: say which regions were examined instead, never a pass.
         result = ctx.error(call, "*", evidence=ev, expected=expected)
         observed = {
@@ -155,8 +180,9 @@ def region_coverage(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[Check
             result.status, "*", observed=observed, expected=expected, reason=reason, evidence=ev, region=result.region
         )
         return
-    partition = str(params.get("partition") or "aws")
-    enabled = enabled_regions(call, partition)
+    enabled = enabled_regions(call, partition) if listed_enabled is None else listed_enabled
+    failed = call.error.code if call.error else "failed"
+    source = {} if call.ok else {"enabled_regions_from": f"account:ListRegions (ec2:DescribeRegions {failed})"}
     opt_status = account_opt_status(bundle)
     listed = set(examined)
     for region, status in enabled.items():
@@ -166,6 +192,7 @@ def region_coverage(bundle: EvidenceBundle, ctx: CheckContext) -> Iterator[Check
             "examined": region in listed,
             "excluded_reason": excluded.get(region),
             "configured_regions": configured,
+            **source,
         }
         if region in listed:
             yield ctx.passed(

@@ -89,6 +89,7 @@ def test_denied_describe_regions_is_error_and_states_the_regions_examined(estate
     moto, demo, out = estate
     staging = demo.accounts["staging"]
     moto.add_fault(FaultRule("DescribeRegions", code="UnauthorizedOperation", service="ec2"))
+    moto.add_fault(FaultRule("ListRegions", code="AccessDeniedException", status=403, service="account"))
     try:
         outcome = run_evidence(write_demo_config(demo, out / "denied", workload_regions_only=True), accounts=[staging])
     finally:
@@ -116,3 +117,26 @@ def test_permissions_policy_names_describe_regions() -> None:
     from flows.permissions import aws_actions
 
     assert {"ec2:DescribeRegions", "account:ListRegions"} <= set(aws_actions())
+
+
+def test_denied_describe_regions_takes_the_enabled_regions_from_list_regions(estate) -> None:
+    """The Account API still answers: every enabled region is known, examined or excluded, no error."""
+    moto, demo, out = estate
+    staging = demo.accounts["staging"]
+    moto.add_fault(FaultRule("DescribeRegions", code="UnauthorizedOperation", service="ec2"))
+    try:
+        outcome = run_evidence(write_demo_config(demo, out / "listed", workload_regions_only=True), accounts=[staging])
+    finally:
+        moto.clear_faults()
+
+    results = [f.result for f in outcome.findings if f.result.check_id == CHECK]
+    assert {str(r.status) for r in results} == {"pass"}
+    (account,) = outcome.manifest["scope"]["aws_accounts"]
+    assert account["regions_basis"] == "enabled" and "account:ListRegions" in account["regions_note"]
+    assert account["regions_discovery_error"].startswith("ec2:DescribeRegions: UnauthorizedOperation")
+    assert {r.resource_id for r in results} == set(account["regions_enabled"])
+    assert {r.observed["enabled_regions_from"] for r in results} == {
+        "account:ListRegions (ec2:DescribeRegions UnauthorizedOperation)"
+    }
+    assert set(account["regions"]) == {"eu-west-1", "us-east-1"}  # the rest excluded with reasons
+    assert reevaluate(outcome.run_dir).identical

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.aws.scope import TOOL_SERVICE, enabled_regions, region_partition
+from collectors.aws.scope import TOOL_SERVICE, enabled_from_listing, enabled_regions, region_partition
 from collectors.evidence import ApiCall, EvidenceBundle
 from controls import Status
 from flows.accounts import AccountTarget
@@ -45,7 +45,8 @@ def scope_bundle(
     bundle = bundle_from_calls(SCOPE, calls, with_refs=False)
     t = target(configured)
     answer = bundle.all("ec2", "DescribeRegions")
-    plan = decide(t, "aws", excluded or {}, answer[0] if answer else None)
+    listing = enabled_from_listing(bundle, "aws") if answer else None  # as flows.regions.plan_account
+    plan = decide(t, "aws", excluded or {}, answer[0] if answer else None, listing)
     if decision:
         record = decision_record(plan, t, "aws", excluded or {})
         recorded = [("soc2-evidence", "RegionScope", record.params, record.response)]
@@ -107,7 +108,9 @@ def test_configured_region_that_is_not_enabled_is_listed_not_applicable():
 
 
 def test_describe_regions_denied_is_an_error_naming_the_permission_and_the_regions_used():
-    bundle, plan = scope_bundle(describe=Fail("UnauthorizedOperation"), excluded={"eu-west-2": "unused"})
+    bundle, plan = scope_bundle(
+        describe=Fail("UnauthorizedOperation"), listing=Fail("AccessDeniedException"), excluded={"eu-west-2": "unused"}
+    )
     assert plan.basis == "fallback"
     assert "eu-west-2" not in plan.examined and "us-east-1" in plan.examined
     assert set(plan.examined) == set(DEFAULT_ENABLED_REGIONS) - {"eu-west-2"}  # never us-east-1 alone
@@ -123,13 +126,47 @@ def test_describe_regions_denied_is_an_error_naming_the_permission_and_the_regio
 
 
 def test_describe_regions_denied_with_a_configured_list_states_that_list():
-    bundle, plan = scope_bundle(describe=Fail("UnauthorizedOperation"), configured=("eu-west-1",))
+    bundle, plan = scope_bundle(describe=Fail("UnauthorizedOperation"), listing=MISSING, configured=("eu-west-1",))
     assert plan.examined == ("eu-west-1",)
     assert plan.enabled is None
     (result,) = run_check(CHECK, bundle)
     assert result.status == Status.ERROR
     assert result.observed["regions_examined"] == ["eu-west-1"]
     assert "examined instead: eu-west-1" in result.reason
+
+
+def test_describe_regions_denied_takes_the_enabled_regions_from_a_complete_list_regions_answer():
+    bundle, plan = scope_bundle(describe=Fail("UnauthorizedOperation"))
+    assert plan.basis == "enabled"
+    assert plan.examined == ENABLED  # ENABLING (me-south-1) and DISABLED regions left out
+    assert "account:ListRegions" in plan.note
+    assert plan.discovery_error and plan.discovery_error.startswith("ec2:DescribeRegions: UnauthorizedOperation")
+    results = by_resource(run_check(CHECK, bundle))
+    assert set(results) == set(ENABLED)
+    assert all(r.status == Status.PASS for r in results.values())
+    eu = results["eu-south-2"]
+    assert eu.observed["opt_in_status"] == "opted-in"
+    assert eu.observed["enabled_regions_from"] == "account:ListRegions (ec2:DescribeRegions UnauthorizedOperation)"
+
+
+def test_describe_regions_denied_with_list_regions_still_fails_a_region_outside_the_configured_list():
+    bundle, plan = scope_bundle(describe=Fail("UnauthorizedOperation"), configured=("us-east-1", "eu-west-1"))
+    assert plan.enabled == ENABLED
+    results = by_resource(run_check(CHECK, bundle))
+    assert {k for k, r in results.items() if r.status == Status.FAIL} == {"ap-south-1", "eu-south-2", "us-west-2"}
+
+
+def test_a_list_regions_answer_with_a_failed_page_is_not_used():
+    pages = bundle_from_calls(
+        SCOPE,
+        [
+            ("account", "ListRegions", {"MaxResults": 50}, LIST),
+            ("account", "ListRegions", {"MaxResults": 50, "NextToken": "t"}, Fail("ThrottlingException")),
+        ],
+        with_refs=False,
+    )
+    assert enabled_from_listing(pages, "aws") is None
+    assert enabled_from_listing(bundle_from_calls(SCOPE, [], with_refs=False), "aws") is None
 
 
 def test_list_regions_failing_changes_no_verdict():
