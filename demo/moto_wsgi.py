@@ -37,6 +37,8 @@ from xml.sax.saxutils import escape, unescape
 
 from werkzeug.wsgi import get_input_stream
 
+from demo.rest_operations import rest_operation
+
 __all__ = [
     "ANY_OPERATION",
     "DEFAULT_REGION",
@@ -199,9 +201,10 @@ def identify(environ: dict[str, Any], body: bytes) -> RequestInfo:
         action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
     if action:
         return RequestInfo(service, "ec2" if service == "ec2" else "query", action)
-    if service == "account" and path.startswith("/listRegions"):
-        return RequestInfo(service, "rest-json", "ListRegions")
-    return RequestInfo(service, "rest-xml" if service in _REST_XML_SERVICES else "rest-json", "Unknown")
+    protocol = "rest-xml" if service in _REST_XML_SERVICES else "rest-json"
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    operation = rest_operation(service, method, path, frozenset(query)) if service else None
+    return RequestInfo(service, protocol, operation or "Unknown")
 
 
 # ---------------------------------------------------------------- error bodies

@@ -71,6 +71,11 @@ CALLS: list[tuple[str, str, Callable[[Any], Any], str]] = [
     ("dynamodb", "ListTables", lambda c: c.list_tables(), "json"),
     ("kms", "ListKeys", lambda c: c.list_keys(), "json"),
     ("account", "ListRegions", lambda c: c.list_regions(), "rest-json"),
+    # REST operations named from botocore's models (demo/rest_operations.py)
+    ("efs", "DescribeFileSystems", lambda c: c.describe_file_systems(), "rest-json"),
+    ("opensearch", "ListDomainNames", lambda c: c.list_domain_names(), "rest-json"),
+    ("apigateway", "GetRestApis", lambda c: c.get_rest_apis(), "rest-json"),
+    ("backup", "ListBackupVaults", lambda c: c.list_backup_vaults(), "rest-json"),
 ]
 
 
@@ -90,8 +95,7 @@ def test_each_protocol_answers_its_throttling_error_and_botocore_retries_it(
 
 
 def test_rest_json_services_without_a_named_operation_are_throttled_too(aws: MotoEmulator) -> None:
-    """API Gateway's REST-JSON requests are not named by the emulator ("Unknown"): throttle(services=) still
-    reaches them, with 429 TooManyRequestsException."""
+    """throttle(services=) reaches a REST-JSON service's every operation, with 429 TooManyRequestsException."""
     aws.throttle(1.0, services={"apigateway"})
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         client(aws, "apigateway", attempts=2).get_rest_apis()
@@ -103,14 +107,14 @@ def test_rest_json_services_without_a_named_operation_are_throttled_too(aws: Mot
 
 
 def test_cloudfront_speaks_rest_xml_and_throttles_with_throttling(aws: MotoEmulator) -> None:
-    """CloudFront's requests are not named either, but it is REST-XML: a JSON error body would parse as
-    code "429" (found by the 80 % scenario of test_fault_injection.py)."""
+    """CloudFront is REST-XML and throttles with 400 Throttling: a JSON error body would parse as code "429"
+    (found by the 80 % scenario of test_fault_injection.py)."""
     aws.throttle(1.0, services={"cloudfront"})
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         client(aws, "cloudfront", attempts=2).list_distributions()
     assert caught.value.response["Error"]["Code"] == "Throttling"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert sum(aws.throttled().values()) == 2
+    assert aws.throttled() == {"ListDistributions": 2}  # named from botocore's model of CloudFront
 
 
 @pytest.mark.parametrize("attempts", [1, 2, 5])
