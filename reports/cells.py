@@ -227,8 +227,20 @@ def _ooxml_escape(text: str) -> str:
 _NOT_PLAIN_RE = re.compile(r"\A[=+\-@\t\r\n#]|" + _NEEDS_CLEANING_RE.pattern)
 PLAIN_TEXT_MAX_LEN = _FAST_LEN
 not_plain_text = _NOT_PLAIN_RE.search  # not_plain_text(text) is None: plain (if short enough)
+# What the regex's leading-character branch still has to catch in printable text (tab, CR and LF are not printable).
+_PRINTABLE_LEADS = ("=", "+", "-", "@", "#")
 
 
 def is_plain_text(text: str) -> bool:
-    """True when `text` is stored as is (`clean_text(text) == text`) and needs no quote prefix."""
-    return len(text) <= PLAIN_TEXT_MAX_LEN and not_plain_text(text) is None
+    """True when `text` is stored as is (`clean_text(text) == text`) and needs no quote prefix.
+
+    Printable text (`str.isprintable`: no control character, surrogate or noncharacter, which is
+    everything clean_text removes or rewrites) without "_x" is decided by its first character, ten
+    times faster than the search; the rest (line breaks, non-breaking spaces, escape look-alikes)
+    takes the search. Every population cell passes through here.
+    """
+    if len(text) > PLAIN_TEXT_MAX_LEN:
+        return False
+    if text.isprintable() and "_x" not in text:
+        return not text.startswith(_PRINTABLE_LEADS)
+    return _NOT_PLAIN_RE.search(text) is None

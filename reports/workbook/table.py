@@ -30,7 +30,7 @@ from typing import Any
 from xlsxwriter import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from reports.cells import PLAIN_TEXT_MAX_LEN, needs_quote_prefix, not_plain_text, sheet_title, xlsx_text
+from reports.cells import is_plain_text, needs_quote_prefix, sheet_title, xlsx_text
 from reports.workbook.styles import (
     AUTO,
     HEADER_FILL,
@@ -116,7 +116,7 @@ class TableWriter:
         puts = putters(ws, columns, self.formats, print_cols)
         write_string = ws.write_string
         is_text = [c.kind == TEXT for c in columns]
-        plain, max_len = not_plain_text, PLAIN_TEXT_MAX_LEN
+        plain = is_plain_text
         # Plain texts seen on this table (accounts, regions, checks, evidence files...): a set
         # lookup instead of a regex search for the values that repeat; bounded.
         known: set[str] = set()
@@ -158,9 +158,7 @@ class TableWriter:
                         continue  # empty text: an empty cell, as openpyxl wrote it
                     if col_px[col] and (len(value) > one_line[col] or "\n" in value):
                         lines = max(lines, text_lines(value, col_px[col]))
-                    if is_text[col] and (
-                        value in known or (len(value) <= max_len and plain(value) is None and remember(value))
-                    ):
+                    if is_text[col] and (value in known or (plain(value) and remember(value))):
                         # The common case, inlined: text that clean_text keeps as is and that
                         # needs no quote prefix (cells.is_plain_text); the rest goes through put_text.
                         write_string(n, col, value)

@@ -612,15 +612,19 @@ def test_plain_text_fast_path_agrees_with_clean_text():
     # clean_text keeps unchanged and that needs no quote prefix.
     import random
 
-    from reports.cells import is_plain_text, needs_quote_prefix
+    from reports.cells import PLAIN_TEXT_MAX_LEN, is_plain_text, needs_quote_prefix, not_plain_text
 
     rng = random.Random(7)
     alphabet = ["a", "_", "x", "0", "F", "5", "=", "+", "-", "@", "#", "\t", "\r", "\n", "\x00", "\ufffe", "😀", " "]
+    alphabet += ["\xa0", "\u200b", "\ud800", "\uffff", "\x7f", "\x85", "é"]  # not printable, or not ASCII
     samples = [*HOSTILE, CONTROL_CHARS, "#N/A", "#DIV/0!", "#tag", "_x0041_", "y" * MAX_CELL_CHARS, "vol-1", ""]
     samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(20_000)]
     for text in samples:
         if is_plain_text(text):
             assert clean_text(text) == text and not needs_quote_prefix(text), repr(text[:20])
+        # the printable shortcut decides exactly as the full search does
+        searched = len(text) <= PLAIN_TEXT_MAX_LEN and not_plain_text(text) is None
+        assert is_plain_text(text) is searched, repr(text[:20])
 
 
 def test_long_text_is_truncated_with_marker():
