@@ -66,6 +66,12 @@ class RunProgress:
         errors = sum(1 for r in [*outcome.results, *outcome.collection_errors] if str(r.status) == "error")
         self.record(int(outcome.api_calls), errors)
 
+    def add_finished(self, outcomes: Any) -> None:
+        """Scopes the flow settled itself, without a task (region plans, accounts that could not be listed)."""
+        for outcome in outcomes:
+            self.add_scope()
+            self.record_outcome(outcome)
+
     def watch(self, future: Any) -> None:
         """Count a submitted task (a Prefect future) and, when it finishes, its outcome.
 

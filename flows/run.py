@@ -309,17 +309,22 @@ def _execute_in(
     if gcp is not None and gcp.recorder is not None:  # the projects.list pages are evidence
         evidence_files += write_bundle(gcp.recorder.bundle, writer)
         api_calls += gcp.recorder.api_calls
+        progress.add_calls(gcp.recorder.api_calls)
     if discovery is not None and discovery.recorder is not None:
         evidence_files += write_bundle(discovery.recorder.bundle, writer)
         api_calls += discovery.recorder.api_calls
+        progress.add_calls(discovery.recorder.api_calls)
         if discovery.failure is not None:
             # every check of the accounts that could not be listed is `error` in account "*", the access
             # reviews of those accounts included (they are per-account checks too), never a silent gap
             ref = discovery.recorder.bundle.ref("organizations", "ListAccounts")
-            for cid, spec in sorted(collectors().items()):
-                if spec.provider in ("aws", "access_review"):
-                    where = Scope(spec.provider, "*", "*", cid)
-                    outcomes.append(unreachable_outcome(where, discovery.failure, ref))
+            unlisted = [
+                unreachable_outcome(Scope(spec.provider, "*", "*", cid), discovery.failure, ref)
+                for cid, spec in sorted(collectors().items())
+                if spec.provider in ("aws", "access_review")
+            ]
+            outcomes += unlisted
+            progress.add_finished(unlisted)
             logger.warning("AWS Organizations discovery failed: %s", discovery.failure.error)
 
     callers: dict[str, str] = {}
@@ -363,10 +368,12 @@ def _execute_in(
         tuning=tuning,
     )
     outcomes += scope_outcomes
+    progress.add_finished(scope_outcomes)
     sso_plan = identity_center_plan(cfg, targets, {t.id: plans[t.id].examined for t in targets})
     if accounts is None and (bad := not_in_scope(cfg, targets)) is not None and cfg.aws.identity_center:
         where = Scope("aws", cfg.aws.identity_center.account, GLOBAL_REGION, SSO_COLLECTOR)
         outcomes.append(unreachable_outcome(where, bad))
+        progress.add_finished(outcomes[-1:])
     queued: list[tuple[Target, str, str]] = []
     for t in targets:
         ident = identities[t.id]
@@ -376,7 +383,7 @@ def _execute_in(
         bundle.add(ident.call)
         evidence_files += write_bundle(bundle, writer)
         api_calls += 1
-        progress.add_calls(1, errors=0 if ident.ok else 1)
+        progress.add_calls(1)  # an account not entered: its scopes' errors are counted below
         ident_ref = bundle.ref(ident.call.service, ident.call.operation)
         # an account that cannot be entered: every regional check is `error` in its configured regions, or in
         # region "*" when its regions were to be discovered (never a silent gap), and aws.scope too
@@ -392,6 +399,7 @@ def _execute_in(
                     continue
                 if not ident.ok:
                     outcomes.append(unreachable_outcome(Scope(provider, t.id, region, cid), ident.call, ident_ref))
+                    progress.add_finished(outcomes[-1:])
                     continue
                 reviews = str(reviews_root) if provider == "access_review" and reviews_root else None
                 target = Target(provider, t.id, t.role_arn, reviews_dir=reviews, identity_center=sso_plan.get(t.id))

@@ -149,3 +149,35 @@ def test_identity_center_in_an_account_out_of_scope_warns_and_is_error_never_omi
         (management, "error", "NotInScope")
     }
     assert len(sso) == 3 and all("aws.identity_center.account" in f["observed"]["message"] for f in sso)
+
+
+def test_progress_ends_at_the_runs_own_counts(
+    estate, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The console's last progress line must agree with the run summary and the manifest: every
+    # scope (region plans and the unentered account's errors included) and every API call
+    # (organization discovery and identification included).
+    import flows.run as run_module
+
+    made: list[run_module.RunProgress] = []
+
+    class Recorded(run_module.RunProgress):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(run_module, "RunProgress", Recorded)
+    moto, demo, out = estate
+    config = _config(demo, out / "progress")
+    moto.add_fault(FaultRule("AssumeRole", match=demo.role_arn("staging")))
+    try:
+        code, _, err = _run(config, capsys)
+    finally:
+        moto.clear_faults()
+    assert code == 3, err
+    manifest = _latest_manifest(config)
+    snap = made[-1].snapshot()
+    assert snap.done == snap.total == len(manifest["collectors"]) > 0
+    assert snap.api_calls == manifest["api_calls"] > 0
+    staging = [f for f in _findings(manifest, config) if f["account"] == demo.accounts["staging"]]
+    assert snap.errors >= len(staging) > 0  # the unentered account's scopes are counted as errors
