@@ -306,6 +306,12 @@ def _execute_in(
     outcomes: list[ScopeOutcome] = []
     evidence_files: list[dict[str, Any]] = []
     api_calls = 0
+
+    def settle(done: list[ScopeOutcome]) -> None:
+        """Scopes the flow settles itself, without a task: in the findings and in the progress counts."""
+        outcomes.extend(done)
+        progress.add_finished(done)
+
     if gcp is not None and gcp.recorder is not None:  # the projects.list pages are evidence
         evidence_files += write_bundle(gcp.recorder.bundle, writer)
         api_calls += gcp.recorder.api_calls
@@ -318,13 +324,10 @@ def _execute_in(
             # every check of the accounts that could not be listed is `error` in account "*", the access
             # reviews of those accounts included (they are per-account checks too), never a silent gap
             ref = discovery.recorder.bundle.ref("organizations", "ListAccounts")
-            unlisted = [
-                unreachable_outcome(Scope(spec.provider, "*", "*", cid), discovery.failure, ref)
-                for cid, spec in sorted(collectors().items())
-                if spec.provider in ("aws", "access_review")
+            kinds = [
+                (s.provider, cid) for cid, s in sorted(collectors().items()) if s.provider in ("aws", "access_review")
             ]
-            outcomes += unlisted
-            progress.add_finished(unlisted)
+            settle([unreachable_outcome(Scope(p, "*", "*", cid), discovery.failure, ref) for p, cid in kinds])
             logger.warning("AWS Organizations discovery failed: %s", discovery.failure.error)
 
     callers: dict[str, str] = {}
@@ -367,13 +370,11 @@ def _execute_in(
         as_of=as_of,
         tuning=tuning,
     )
-    outcomes += scope_outcomes
-    progress.add_finished(scope_outcomes)
+    settle(scope_outcomes)
     sso_plan = identity_center_plan(cfg, targets, {t.id: plans[t.id].examined for t in targets})
     if accounts is None and (bad := not_in_scope(cfg, targets)) is not None and cfg.aws.identity_center:
         where = Scope("aws", cfg.aws.identity_center.account, GLOBAL_REGION, SSO_COLLECTOR)
-        outcomes.append(unreachable_outcome(where, bad))
-        progress.add_finished(outcomes[-1:])
+        settle([unreachable_outcome(where, bad)])
     queued: list[tuple[Target, str, str]] = []
     for t in targets:
         ident = identities[t.id]
@@ -398,8 +399,7 @@ def _execute_in(
                 if provider == "aws" and (t.id, cid) in started_early:
                     continue
                 if not ident.ok:
-                    outcomes.append(unreachable_outcome(Scope(provider, t.id, region, cid), ident.call, ident_ref))
-                    progress.add_finished(outcomes[-1:])
+                    settle([unreachable_outcome(Scope(provider, t.id, region, cid), ident.call, ident_ref)])
                     continue
                 reviews = str(reviews_root) if provider == "access_review" and reviews_root else None
                 target = Target(provider, t.id, t.role_arn, reviews_dir=reviews, identity_center=sso_plan.get(t.id))

@@ -56,6 +56,17 @@ def _run(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, st
     return code, captured.out, captured.err
 
 
+def _run_with_fault(
+    moto: MotoEmulator, rule: FaultRule, config: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    """A run while the emulator answers `rule`'s fault; the fault is gone afterwards, whatever happens."""
+    moto.add_fault(rule)
+    try:
+        return _run(config, capsys)
+    finally:
+        moto.clear_faults()
+
+
 def _latest_manifest(config: Path) -> dict[str, Any]:
     runs = sorted((config.parent / "output" / "runs").iterdir())
     return json.loads((runs[-1] / "manifest.json").read_text())
@@ -78,11 +89,7 @@ def test_one_unassumable_account_exits_3_and_the_partial_run_is_never_a_baseline
     clean = _latest_manifest(config)
     assert clean["assessment"] == "complete" and clean["unassessed"] == []
 
-    moto.add_fault(FaultRule("AssumeRole", match=demo.role_arn("staging")))
-    try:
-        code, _, err = _run(config, capsys)
-    finally:
-        moto.clear_faults()
+    code, _, err = _run_with_fault(moto, FaultRule("AssumeRole", match=demo.role_arn("staging")), config, capsys)
     assert code == 3, err
     assert f"warning: AWS account {staging} (staging) cannot be entered" in err  # preflight, up front
     assert err.index("cannot be entered") < err.index("run incomplete")
@@ -119,11 +126,7 @@ def test_one_unassumable_account_exits_3_and_the_partial_run_is_never_a_baseline
 def test_no_account_can_be_entered_exits_2_from_preflight(estate, capsys: pytest.CaptureFixture[str]) -> None:
     moto, demo, out = estate
     config = _config(demo, out / "none")
-    moto.add_fault(FaultRule("AssumeRole"))
-    try:
-        code, _, err = _run(config, capsys)
-    finally:
-        moto.clear_faults()
+    code, _, err = _run_with_fault(moto, FaultRule("AssumeRole"), config, capsys)
     assert code == 2
     assert err.startswith("error: preflight failed:") and "no AWS account can be entered" in err
     assert demo.accounts["prod"] in err and demo.accounts["staging"] in err and "trust polic" in err
@@ -169,11 +172,7 @@ def test_progress_ends_at_the_runs_own_counts(
     monkeypatch.setattr(run_module, "RunProgress", Recorded)
     moto, demo, out = estate
     config = _config(demo, out / "progress")
-    moto.add_fault(FaultRule("AssumeRole", match=demo.role_arn("staging")))
-    try:
-        code, _, err = _run(config, capsys)
-    finally:
-        moto.clear_faults()
+    code, _, err = _run_with_fault(moto, FaultRule("AssumeRole", match=demo.role_arn("staging")), config, capsys)
     assert code == 3, err
     manifest = _latest_manifest(config)
     snap = made[-1].snapshot()
